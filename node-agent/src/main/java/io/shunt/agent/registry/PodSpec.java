@@ -1,0 +1,36 @@
+package io.shunt.agent.registry;
+
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * A pod as the agent is told about it: a name and the path of its network namespace.
+ *
+ * @param name  unique on this node, e.g. "default/web-1" or "pod-a"
+ * @param netns e.g. /var/run/netns/cni-1234 or /proc/4242/ns/net
+ */
+public record PodSpec(String name, Path netns) {
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,252}");
+
+    public PodSpec {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(netns, "netns");
+        if (!NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("pod name '" + name + "' is not valid: use letters, digits and . _ / -,"
+                    + " starting with a letter or digit, at most 253 characters");
+        }
+        if (!netns.isAbsolute()) {
+            throw new IllegalArgumentException("netns path '" + netns + "' of pod " + name + " must be absolute");
+        }
+    }
+
+    /** Parses {@code NAME=PATH}, the form the standalone agent takes on its command line. */
+    public static PodSpec parse(String text) {
+        int eq = text.indexOf('=');
+        if (eq <= 0 || eq == text.length() - 1) {
+            throw new IllegalArgumentException("pod '" + text + "' is not NAME=NETNS_PATH, e.g. web-1=/var/run/netns/web-1");
+        }
+        return new PodSpec(text.substring(0, eq), Path.of(text.substring(eq + 1)));
+    }
+}

@@ -1,0 +1,106 @@
+package io.shunt.agent.standalone;
+
+import io.shunt.agent.AgentConfig;
+import io.shunt.agent.NodeAgent;
+import io.shunt.agent.registry.PodSpec;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The agent without Kubernetes: pods are given as network-namespace paths on the command line.
+ * Runs until SIGTERM or SIGINT, then removes everything it installed.
+ */
+@Command(name = "shunt-agent", mixinStandardHelpOptions = true, version = "shunt-agent 0.1.0",
+        sortOptions = false,
+        description = {
+                "Intercepts the TCP traffic of local pods (network namespaces) and relays it through Shunt's shared proxy.",
+                "Runs until SIGTERM/SIGINT, then removes every rule it installed. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).",
+                ""},
+        footer = {"", "Examples:",
+                "  shunt-agent --pod web=/var/run/netns/web",
+                "  shunt-agent --pod a=/var/run/netns/a --pod b=/proc/4242/ns/net \\",
+                "              --exclude-cidr 10.96.0.1/32 --exclude-port 22,9000-9100",
+                "",
+                "Exit codes: 0 stopped cleanly, 1 a pod could not be intercepted or cleaned up, 2 bad arguments."})
+public final class StandaloneMain implements Callable<Integer> {
+    static final int EXIT_FAILURE = 1;
+    static final int EXIT_USAGE = 2;
+
+    @CommandLine.Mixin
+    AgentOptions options = new AgentOptions();
+
+    @CommandLine.Option(names = "--pod", required = true, paramLabel = "NAME=NETNS",
+            description = "A pod to intercept: its name and network namespace path. Repeatable.")
+    List<String> pods;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    private volatile NodeAgent agent;
+
+    public static void main(String[] args) {
+        System.exit(commandLine(new StandaloneMain()).execute(args));
+    }
+
+    static CommandLine commandLine(StandaloneMain main) {
+        return new CommandLine(main)
+                .setParameterExceptionHandler((ex, args) -> {
+                    ex.getCommandLine().getErr().println("shunt-agent: " + ex.getMessage());
+                    ex.getCommandLine().getErr().println("Try 'shunt-agent --help'.");
+                    return EXIT_USAGE;
+                });
+    }
+
+    @Override
+    public Integer call() throws InterruptedException {
+        PrintWriter err = spec.commandLine().getErr();
+        AgentConfig config;
+        List<PodSpec> podSpecs;
+        try {
+            config = options.toConfig();
+            podSpecs = pods.stream().map(PodSpec::parse).toList();
+        } catch (IllegalArgumentException e) {
+            err.println("shunt-agent: " + e.getMessage());
+            return EXIT_USAGE;
+        }
+        agent = NodeAgent.start(config);
+        Thread stopper = new Thread(this::stop, "shunt-agent-shutdown");
+        Runtime.getRuntime().addShutdownHook(stopper);
+        for (PodSpec pod : podSpecs) {
+            try {
+                agent.addPod(pod);
+            } catch (IOException | RuntimeException e) {
+                err.println("shunt-agent: " + e.getMessage());
+                err.println("shunt-agent: releasing the pods intercepted so far; nothing stays installed");
+                Runtime.getRuntime().removeShutdownHook(stopper);
+                stop();
+                return EXIT_FAILURE;
+            }
+        }
+        spec.commandLine().getOut().println("shunt-agent ready: intercepting " + podSpecs.size() + " pod(s) with "
+                + config.technique().id() + " on " + config.engine().transport().id());
+        spec.commandLine().getOut().flush();
+        // Everything from here on happens in the shutdown hook, on SIGTERM or SIGINT.
+        new CountDownLatch(1).await();
+        return 0;
+    }
+
+    private void stop() {
+        NodeAgent a = agent;
+        if (a == null) {
+            return;
+        }
+        try {
+            a.close();
+        } catch (IOException e) {
+            System.err.println("shunt-agent: " + e.getMessage());
+            Runtime.getRuntime().halt(EXIT_FAILURE);
+        }
+    }
+}

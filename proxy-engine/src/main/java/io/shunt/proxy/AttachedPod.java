@@ -1,0 +1,59 @@
+package io.shunt.proxy;
+
+import io.netty.channel.group.ChannelGroup;
+
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** A pod the engine serves: its listeners, its live connections and its counters. */
+public final class AttachedPod implements AutoCloseable {
+    private final PodEndpoint endpoint;
+    private final List<PodListener> listeners;
+    private final ChannelGroup connections;
+    private final PodCounters counters;
+    private boolean closed;
+
+    AttachedPod(PodEndpoint endpoint, List<PodListener> listeners, ChannelGroup connections, PodCounters counters) {
+        this.endpoint = endpoint;
+        this.listeners = List.copyOf(listeners);
+        this.connections = connections;
+        this.counters = counters;
+    }
+
+    public PodEndpoint endpoint() {
+        return endpoint;
+    }
+
+    public PodCounters.Snapshot counters() {
+        return counters.snapshot();
+    }
+
+    /** The address a listener of this direction is bound to, e.g. to verify it. */
+    public InetSocketAddress listenerAddress(Direction direction) {
+        return listeners.stream().filter(l -> l.direction() == direction).findFirst()
+                .map(PodListener::address)
+                .orElseThrow(() -> new IllegalArgumentException("pod " + endpoint.pod() + " has no " + direction.id()
+                        + " listener"));
+    }
+
+    /**
+     * Stops accepting. Established connections keep flowing until they end, unless
+     * {@code closeConnections}: then they are closed too.
+     */
+    public synchronized void close(boolean closeConnections) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        listeners.forEach(PodListener::close);
+        if (closeConnections) {
+            connections.close().awaitUninterruptibly(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Override
+    public void close() {
+        close(true);
+    }
+}

@@ -1,0 +1,52 @@
+package io.shunt.proxy;
+
+import java.time.Duration;
+
+/**
+ * Settings of the shared engine.
+ *
+ * @param transport      the Netty transport; {@link Transport#best()} unless forced
+ * @param eventLoops     event loop threads; both sides of a connection always share one loop
+ * @param connectTimeout how long an upstream connect may take before the client is reset
+ * @param idleTimeout    a connection with no bytes either way for this long is closed
+ * @param acceptBacklog  listen(2) backlog of every listener
+ */
+public record EngineConfig(Transport transport, int eventLoops, Duration connectTimeout, Duration idleTimeout,
+                           int acceptBacklog) {
+    public EngineConfig {
+        if (eventLoops < 1) {
+            throw new IllegalArgumentException("eventLoops must be at least 1, got " + eventLoops);
+        }
+        if (connectTimeout.isNegative() || connectTimeout.isZero()) {
+            throw new IllegalArgumentException("connectTimeout must be positive, got " + connectTimeout);
+        }
+        if (idleTimeout.isNegative() || idleTimeout.isZero()) {
+            throw new IllegalArgumentException("idleTimeout must be positive, got " + idleTimeout);
+        }
+        if (acceptBacklog < 1) {
+            throw new IllegalArgumentException("acceptBacklog must be at least 1, got " + acceptBacklog);
+        }
+    }
+
+    public static EngineConfig defaults() {
+        return defaults(null);
+    }
+
+    /** Defaults with the given transport, or the best available one when {@code transport} is null. */
+    public static EngineConfig defaults(Transport transport) {
+        return new EngineConfig(transport == null ? Transport.best() : transport, Runtime.getRuntime().availableProcessors(),
+                Duration.ofSeconds(10), Duration.ofHours(1), 1024);
+    }
+
+    public EngineConfig withTransport(Transport t) {
+        return new EngineConfig(t, eventLoops, connectTimeout, idleTimeout, acceptBacklog);
+    }
+
+    public EngineConfig withIdleTimeout(Duration d) {
+        return new EngineConfig(transport, eventLoops, connectTimeout, d, acceptBacklog);
+    }
+
+    public EngineConfig withConnectTimeout(Duration d) {
+        return new EngineConfig(transport, eventLoops, d, idleTimeout, acceptBacklog);
+    }
+}

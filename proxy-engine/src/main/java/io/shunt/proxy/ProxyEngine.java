@@ -1,0 +1,69 @@
+package io.shunt.proxy;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The node's one shared proxy: a set of event loops serving the listeners of every attached pod.
+ * Start it from a thread in the agent's own network namespace; event loop threads inherit it.
+ */
+public final class ProxyEngine implements AutoCloseable {
+    private final EngineConfig config;
+    private final EventLoopGroup group;
+    private final ConnectionObserver observer;
+
+    private ProxyEngine(EngineConfig config, ConnectionObserver observer) {
+        this.config = config;
+        this.observer = observer;
+        // DefaultThreadFactory makes platform threads: setns() applies to one OS thread.
+        this.group = new MultiThreadIoEventLoopGroup(config.eventLoops(),
+                new DefaultThreadFactory("shunt-loop", true), config.transport().ioHandlerFactory());
+    }
+
+    public static ProxyEngine start(EngineConfig config, ConnectionObserver observer) {
+        if (!config.transport().isAvailable()) {
+            throw new IllegalStateException("transport " + config.transport().id() + " is not available here: "
+                    + config.transport().unavailabilityCause());
+        }
+        return new ProxyEngine(config, observer);
+    }
+
+    public EngineConfig config() {
+        return config;
+    }
+
+    /**
+     * Opens the pod's listeners inside its namespace. Either all of them open or none stays open.
+     */
+    public AttachedPod attach(PodEndpoint pod) throws ListenerBindException {
+        PodSockets sockets = new PodSockets(pod, config.transport());
+        PodCounters counters = new PodCounters();
+        ChannelGroup connections = new DefaultChannelGroup("pod " + pod.pod(), GlobalEventExecutor.INSTANCE);
+        List<PodListener> opened = new ArrayList<>(2);
+        try {
+            opened.add(PodListener.open(group, config, sockets, pod, Direction.OUTBOUND, pod.outbound(),
+                    counters, connections, observer));
+            if (pod.inbound() != null) {
+                opened.add(PodListener.open(group, config, sockets, pod, Direction.INBOUND, pod.inbound(),
+                        counters, connections, observer));
+            }
+        } catch (ListenerBindException | RuntimeException e) {
+            opened.forEach(PodListener::close);
+            throw e;
+        }
+        return new AttachedPod(pod, opened, connections, counters);
+    }
+
+    @Override
+    public void close() {
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+    }
+}

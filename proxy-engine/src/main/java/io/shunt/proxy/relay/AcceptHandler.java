@@ -1,0 +1,103 @@
+package io.shunt.proxy.relay;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.timeout.IdleStateEvent;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+
+/**
+ * First handler of an accepted connection: finds where it was going, connects there from inside
+ * the pod, then hands both sides to {@link RelayHandler}s. Nothing is read from the client
+ * before that, so a connection the proxy cannot complete is reset, never half-served.
+ */
+public final class AcceptHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(AcceptHandler.class);
+
+    private final RelayContext context;
+    private Connection connection;
+
+    public AcceptHandler(RelayContext context) {
+        this.context = context;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        Channel client = ctx.channel();
+        context.connections().add(client);
+        connection = new Connection(context, client);
+        InetSocketAddress destination;
+        try {
+            destination = context.destination().resolve(client);
+        } catch (IOException e) {
+            LOG.warn("pod={} technique={} direction={} client={}: no original destination ({}); closing",
+                    context.pod(), context.technique(), context.direction().id(), client.remoteAddress(), e.getMessage());
+            context.counters().destinationMissed();
+            connection.reset("no-original-destination");
+            return;
+        }
+        connection.destination(destination);
+        ChannelFuture connect = new Bootstrap()
+                .group(client.eventLoop())
+                .channelFactory(context.upstreamSockets())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) context.connectTimeout().toMillis())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .handler(new RelayHandler(connection, client, false))
+                .connect(destination);
+        connection.upstream(connect.channel());
+        connect.addListener((ChannelFuture f) -> upstreamConnected(ctx, f));
+    }
+
+    private void upstreamConnected(ChannelHandlerContext ctx, ChannelFuture f) {
+        if (!f.isSuccess()) {
+            LOG.debug("pod={} technique={} direction={} client={} original_dst={}: upstream connect failed: {}",
+                    context.pod(), context.technique(), context.direction().id(), ctx.channel().remoteAddress(),
+                    f.channel().remoteAddress(), f.cause().getMessage());
+            context.counters().upstreamFailed();
+            connection.reset("upstream-failed");
+            return;
+        }
+        Channel client = ctx.channel();
+        if (!client.isActive()) {
+            connection.finish("client-gone");
+            return;
+        }
+        ctx.pipeline().replace(this, "relay", new RelayHandler(connection, f.channel(), true));
+        client.config().setAutoRead(true);
+        f.channel().config().setAutoRead(true);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        // The client left while the upstream was still connecting.
+        if (connection != null) {
+            connection.finish("client-gone");
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof IdleStateEvent && connection != null) {
+            connection.reset("idle-timeout");
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.debug("pod={} client={}: {}", context.pod(), ctx.channel().remoteAddress(), cause.toString());
+        if (connection != null) {
+            connection.reset("error");
+        } else {
+            ctx.close();
+        }
+    }
+}

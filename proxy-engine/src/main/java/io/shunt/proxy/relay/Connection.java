@@ -1,0 +1,110 @@
+package io.shunt.proxy.relay;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelOption;
+import io.shunt.proxy.ConnectionSummary;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+
+/**
+ * One hijacked connection: the client side and, once connected, the upstream side. Both channels
+ * run on the same event loop, so this state is only ever touched by one thread.
+ */
+final class Connection {
+    private final RelayContext context;
+    private final Channel client;
+    private final long startNanos = System.nanoTime();
+    private Channel upstream;
+    private InetSocketAddress originalDestination;
+    private long bytesFromClient;
+    private long bytesFromUpstream;
+    private boolean clientInputDone;
+    private boolean upstreamInputDone;
+    private boolean finished;
+
+    Connection(RelayContext context, Channel client) {
+        this.context = context;
+        this.client = client;
+        context.counters().connectionAccepted();
+    }
+
+    RelayContext context() {
+        return context;
+    }
+
+    Channel client() {
+        return client;
+    }
+
+    void destination(InetSocketAddress destination) {
+        this.originalDestination = destination;
+    }
+
+    void upstream(Channel upstream) {
+        this.upstream = upstream;
+    }
+
+    void relayed(boolean fromClient, int bytes) {
+        if (fromClient) {
+            bytesFromClient += bytes;
+        } else {
+            bytesFromUpstream += bytes;
+        }
+        context.counters().bytesRelayed(fromClient, bytes);
+    }
+
+    /** One side stopped sending; returns true when both have, i.e. the connection is done. */
+    boolean inputDone(boolean fromClient) {
+        if (fromClient) {
+            clientInputDone = true;
+        } else {
+            upstreamInputDone = true;
+        }
+        return clientInputDone && upstreamInputDone;
+    }
+
+    /** Ends the connection after flushing what is queued, reporting it once. */
+    void finish(String outcome) {
+        if (finished) {
+            return;
+        }
+        finished = true;
+        flushAndClose(client);
+        if (upstream != null) {
+            flushAndClose(upstream);
+        }
+        report(outcome);
+    }
+
+    /** Ends the connection with a TCP reset to the client, as a refused or unreachable upstream would. */
+    void reset(String outcome) {
+        if (finished) {
+            return;
+        }
+        finished = true;
+        client.config().setOption(ChannelOption.SO_LINGER, 0);
+        client.close();
+        if (upstream != null) {
+            upstream.close();
+        }
+        report(outcome);
+    }
+
+    private void report(String outcome) {
+        context.counters().connectionEnded();
+        context.observer().connectionClosed(new ConnectionSummary(context.pod(), context.technique(),
+                context.direction(), (InetSocketAddress) client.remoteAddress(), originalDestination,
+                bytesFromClient, bytesFromUpstream, Duration.ofNanos(System.nanoTime() - startNanos), outcome));
+    }
+
+    private static void flushAndClose(Channel ch) {
+        if (ch.isActive()) {
+            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ch.close();
+        }
+    }
+}
