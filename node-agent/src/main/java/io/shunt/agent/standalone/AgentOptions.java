@@ -23,20 +23,20 @@ final class AgentOptions {
             completionCandidates = TechniqueNames.class)
     String technique;
 
-    @Option(names = "--include-cidr", paramLabel = "CIDR",
-            description = "Capture outbound traffic only to these destinations (default: all). Repeatable.")
+    @Option(names = "--include-cidr", split = ",", paramLabel = "CIDR",
+            description = "Capture outbound traffic only to these destinations (default: all). Repeatable or comma-separated.")
     List<String> includeCidrs = new ArrayList<>();
 
-    @Option(names = "--exclude-cidr", paramLabel = "CIDR",
-            description = "Outbound destinations that bypass the proxy, e.g. 10.96.0.1/32. Repeatable.")
+    @Option(names = "--exclude-cidr", split = ",", paramLabel = "CIDR",
+            description = "Outbound destinations that bypass the proxy, e.g. 10.96.0.1/32. Repeatable or comma-separated.")
     List<String> excludeCidrs = new ArrayList<>();
 
-    @Option(names = "--exclude-port", paramLabel = "PORT[-PORT]",
-            description = "Outbound destination ports that bypass the proxy, e.g. 22 or 9000-9100. Repeatable.")
+    @Option(names = "--exclude-port", split = ",", paramLabel = "PORT[-PORT]",
+            description = "Outbound destination ports that bypass the proxy, e.g. 22 or 9000-9100. Repeatable or comma-separated.")
     List<String> excludePorts = new ArrayList<>();
 
-    @Option(names = "--exclude-inbound-port", paramLabel = "PORT[-PORT]",
-            description = "Pod ports whose inbound connections bypass the proxy. Repeatable.")
+    @Option(names = "--exclude-inbound-port", split = ",", paramLabel = "PORT[-PORT]",
+            description = "Pod ports whose inbound connections bypass the proxy. Repeatable or comma-separated.")
     List<String> excludeInboundPorts = new ArrayList<>();
 
     @Option(names = "--no-inbound", description = "Do not capture inbound connections at all.")

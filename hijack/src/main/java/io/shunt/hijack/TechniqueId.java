@@ -1,0 +1,40 @@
+package io.shunt.hijack;
+
+import java.util.Arrays;
+import java.util.stream.Collectors;
+
+/**
+ * The interception techniques Shunt implements. {@link #id()} is the one word used for a technique
+ * everywhere: config, CLI, metrics labels, and the class name ({@code redirect} →
+ * {@code RedirectHijacker}). Only techniques that exist in code are listed.
+ */
+public enum TechniqueId {
+    /** nftables DNAT inside the pod netns: nat output → outbound listener, prerouting → inbound listener. */
+    REDIRECT("redirect");
+
+    private final String id;
+
+    TechniqueId(String id) {
+        this.id = id;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    /** The technique named {@code id} in config or on the command line. */
+    public static TechniqueId fromId(String id) {
+        for (TechniqueId t : values()) {
+            if (t.id.equals(id)) {
+                return t;
+            }
+        }
+        throw new IllegalArgumentException("unknown technique '" + id + "'; known techniques: "
+                + Arrays.stream(values()).map(TechniqueId::id).collect(Collectors.joining(", ")));
+    }
+
+    @Override
+    public String toString() {
+        return id;
+    }
+}
