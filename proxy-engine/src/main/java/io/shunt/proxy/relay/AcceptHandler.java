@@ -1,17 +1,22 @@
 package io.shunt.proxy.relay;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * First handler of an accepted connection: finds where it was going, connects there from inside
@@ -23,6 +28,13 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
 
     private final RelayContext context;
     private Connection connection;
+    /**
+     * Bytes and the end of input that arrive before the upstream is connected. AUTO_READ is off
+     * until then, but epoll and io_uring still read when the client's FIN raises RDHUP, so a
+     * short request followed by a half-close can land here; it is replayed, never dropped.
+     */
+    private final List<ByteBuf> early = new ArrayList<>(1);
+    private boolean clientInputEnded;
 
     public AcceptHandler(RelayContext context) {
         this.context = context;
@@ -63,22 +75,51 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
                     context.pod(), context.technique(), context.direction().id(), ctx.channel().remoteAddress(),
                     f.channel().remoteAddress(), f.cause().getMessage());
             context.counters().upstreamFailed();
+            releaseEarly();
             connection.reset("upstream-failed");
             return;
         }
         Channel client = ctx.channel();
+        Channel upstream = f.channel();
         if (!client.isActive()) {
+            releaseEarly();
             connection.finish("client-gone");
             return;
         }
-        ctx.pipeline().replace(this, "relay", new RelayHandler(connection, f.channel(), true));
-        client.config().setAutoRead(true);
-        f.channel().config().setAutoRead(true);
+        RelayHandler relay = new RelayHandler(connection, upstream, true);
+        ctx.pipeline().replace(this, "relay", relay);
+        for (ByteBuf buf : early) {
+            connection.relayed(true, buf.readableBytes());
+            upstream.write(buf, upstream.voidPromise());
+        }
+        early.clear();
+        upstream.flush();
+        if (clientInputEnded) {
+            relay.inputEnded();
+        } else {
+            client.config().setAutoRead(true);
+        }
+        upstream.config().setAutoRead(true);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof ByteBuf buf && connection != null) {
+            early.add(buf);
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void releaseEarly() {
+        early.forEach(ReferenceCountUtil::release);
+        early.clear();
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         // The client left while the upstream was still connecting.
+        releaseEarly();
         if (connection != null) {
             connection.finish("client-gone");
         }
@@ -86,7 +127,10 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof IdleStateEvent && connection != null) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            clientInputEnded = true;
+        } else if (evt instanceof IdleStateEvent && connection != null) {
+            releaseEarly();
             connection.reset("idle-timeout");
         }
     }
@@ -94,6 +138,7 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         LOG.debug("pod={} client={}: {}", context.pod(), ctx.channel().remoteAddress(), cause.toString());
+        releaseEarly();
         if (connection != null) {
             connection.reset("error");
         } else {

@@ -61,18 +61,22 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent) {
-            boolean done = connection.inputDone(fromClient);
-            if (done) {
-                connection.finish("relayed");
-            } else {
-                peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
-                    if (peer instanceof DuplexChannel duplex && peer.isActive()) {
-                        duplex.shutdownOutput();
-                    }
-                });
-            }
+            inputEnded();
         } else if (evt instanceof IdleStateEvent) {
             connection.reset("idle-timeout");
+        }
+    }
+
+    /** This side sent its FIN: pass it on after what is queued, or end the connection if both have. */
+    void inputEnded() {
+        if (connection.inputDone(fromClient)) {
+            connection.finish("relayed");
+        } else {
+            peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
+                if (peer instanceof DuplexChannel duplex && peer.isActive()) {
+                    duplex.shutdownOutput();
+                }
+            });
         }
     }
 

@@ -1,0 +1,341 @@
+package io.shunt.kerneltests;
+
+import io.shunt.agent.AgentConfig;
+import io.shunt.agent.NodeAgent;
+import io.shunt.agent.PodSetupException;
+import io.shunt.agent.registry.PodSpec;
+import io.shunt.ffi.netns.NetNs;
+import io.shunt.hijack.TechniqueId;
+import io.shunt.hijack.policy.CapturePolicy;
+import io.shunt.hijack.policy.Cidr;
+import io.shunt.hijack.policy.PortRange;
+import io.shunt.proxy.EngineConfig;
+import io.shunt.proxy.PodCounters;
+import io.shunt.testbed.EchoServer;
+import io.shunt.testbed.PodClient;
+import io.shunt.testbed.PodNs;
+import io.shunt.testbed.Topology;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.SocketException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The walking skeleton against the real kernel: pods in their own network namespaces, an
+ * upstream namespace with service addresses, the agent intercepting pod-a and pod-b with
+ * {@code redirect}; pod-c is left alone as the control and for the failure cases.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RedirectEndToEndTest {
+    private static final int SERVICE_PORT = 8080;
+    private static final int EXCLUDED_PORT = 9090;
+
+    private Topology topology;
+    private PodNs podA;
+    private PodNs podB;
+    private PodNs podC;
+    private NetNs nsA;
+    private NetNs nsB;
+    private NetNs nsC;
+    private InetSocketAddress service;
+    private InetSocketAddress excludedCidrService;
+    private InetSocketAddress excludedPortService;
+    private InetSocketAddress appInPodA;
+    private EchoServer serviceServer;
+    private EchoServer excludedCidrServer;
+    private EchoServer excludedPortServer;
+    private EchoServer appServer;
+    private NodeAgent agent;
+
+    @BeforeAll
+    void buildTopologyAndStartAgent() throws IOException {
+        topology = Topology.create("kt", 3);
+        podA = topology.pod(0);
+        podB = topology.pod(1);
+        podC = topology.pod(2);
+        nsA = podA.open();
+        nsB = podB.open();
+        nsC = podC.open();
+        try (NetNs up = topology.upstream().open()) {
+            service = new InetSocketAddress(topology.serviceAddress(0), SERVICE_PORT);
+            excludedCidrService = new InetSocketAddress(topology.serviceAddress(1), SERVICE_PORT);
+            excludedPortService = new InetSocketAddress(topology.serviceAddress(0), EXCLUDED_PORT);
+            serviceServer = EchoServer.start(up, service);
+            excludedCidrServer = EchoServer.start(up, excludedCidrService);
+            excludedPortServer = EchoServer.start(up, excludedPortService);
+        }
+        appInPodA = new InetSocketAddress(podA.address(), SERVICE_PORT);
+        appServer = EchoServer.start(nsA, appInPodA);
+
+        agent = NodeAgent.start(config(CapturePolicy.defaults()
+                .withExcludeOutboundCidrs(List.of(Cidr.parse(topology.serviceAddress(1).getHostAddress() + "/32")))
+                .withExcludeOutboundPorts(List.of(PortRange.of(EXCLUDED_PORT)))));
+        agent.addPod(new PodSpec("pod-a", podA.netnsPath()));
+        agent.addPod(new PodSpec("pod-b", podB.netnsPath()));
+    }
+
+    @AfterAll
+    void tearDown() throws IOException {
+        try {
+            if (agent != null) {
+                agent.close();
+                // After shutdown the pods' namespaces are exactly as before: no Shunt table left.
+                assertEquals("", rules(podA));
+                assertEquals("", rules(podB));
+            }
+        } finally {
+            for (AutoCloseable c : new AutoCloseable[]{appServer, serviceServer, excludedCidrServer, excludedPortServer,
+                    nsA, nsB, nsC}) {
+                closeQuietly(c);
+            }
+            if (topology != null) {
+                topology.close();
+            }
+        }
+    }
+
+    @Test
+    void outboundConnectionReachesTheUpstreamThroughTheProxyWithThePodAsSource() throws IOException {
+        PodCounters.Snapshot before = counters("pod-a");
+        byte[] payload = randomBytes(1 << 20);
+
+        PodClient.Exchange exchange = PodClient.exchange(nsA, service, payload);
+
+        assertArrayEquals(payload, exchange.echoedBytes(), "every byte comes back, in order, through the proxy");
+        assertTrue(exchange.helloLine().startsWith("hello from " + hostPort(service)), exchange.helloLine());
+        // The upstream sees the pod's own address: the proxy dialled from inside the pod.
+        assertTrue(exchange.helloLine().contains("you are " + podA.address().getHostAddress() + ":"),
+                exchange.helloLine());
+        assertEquals(podA.address(), serviceServer.peers().getLast().getAddress());
+
+        PodCounters.Snapshot after = awaitIdle("pod-a");
+        // Exactly one accepted connection: the proxy's own upstream connection was not diverted again.
+        assertEquals(before.accepted() + 1, after.accepted());
+        assertEquals(before.bytesFromClients() + payload.length, after.bytesFromClients());
+        assertTrue(after.bytesFromUpstreams() >= before.bytesFromUpstreams() + payload.length);
+        assertEquals(before.destinationMisses(), after.destinationMisses());
+    }
+
+    @Test
+    void aClientThatConnectsAndLeavesAtOnceDoesNotLeaveAConnectionBehind() throws IOException {
+        PodCounters.Snapshot before = counters("pod-a");
+        try (SocketChannel ch = PodClient.connect(nsA, service, Duration.ofSeconds(10))) {
+            // The app is unaware of the proxy: its socket is connected to the service address.
+            assertEquals(service, ch.getRemoteAddress());
+            assertEquals(podA.address(), ((InetSocketAddress) ch.getLocalAddress()).getAddress());
+        }
+        // Its FIN can reach the proxy before the upstream is connected; the connection must still end.
+        assertEquals(before.accepted() + 1, awaitIdle("pod-a").accepted());
+    }
+
+    @Test
+    void bytesAndAHalfCloseSentBeforeTheUpstreamAnswersAreRelayed() throws IOException {
+        byte[] request = "sent-before-the-upstream-answered".getBytes();
+        try (SocketChannel ch = PodClient.connect(nsA, service, Duration.ofSeconds(10))) {
+            ch.write(ByteBuffer.wrap(request));
+            ch.shutdownOutput();
+            ch.socket().setSoTimeout(10_000);
+            byte[] reply = ch.socket().getInputStream().readAllBytes();
+            String text = new String(reply);
+            assertTrue(text.startsWith("hello from ") && text.endsWith("\n" + new String(request)), text);
+        }
+        awaitIdle("pod-a");
+    }
+
+    @Test
+    void anExcludedCidrBypassesTheProxy() throws IOException {
+        PodCounters.Snapshot before = counters("pod-a");
+        PodClient.Exchange exchange = PodClient.exchange(nsA, excludedCidrService, "direct".getBytes());
+        assertArrayEquals("direct".getBytes(), exchange.echoedBytes());
+        assertEquals(before.accepted(), counters("pod-a").accepted(), "the proxy must not see an excluded CIDR");
+    }
+
+    @Test
+    void anExcludedPortBypassesTheProxy() throws IOException {
+        PodCounters.Snapshot before = counters("pod-a");
+        PodClient.Exchange exchange = PodClient.exchange(nsA, excludedPortService, "direct".getBytes());
+        assertArrayEquals("direct".getBytes(), exchange.echoedBytes());
+        assertEquals(before.accepted(), counters("pod-a").accepted(), "the proxy must not see an excluded port");
+    }
+
+    @Test
+    void inboundConnectionsAreCapturedAndDeliveredToTheApp() throws IOException {
+        PodCounters.Snapshot beforeA = counters("pod-a");
+        PodCounters.Snapshot beforeB = counters("pod-b");
+        long appAccepted = appServer.accepted();
+        byte[] payload = randomBytes(256 * 1024);
+
+        // pod-b -> pod-a: pod-b's outbound listener and pod-a's inbound listener both relay it.
+        PodClient.Exchange exchange = PodClient.exchange(nsB, appInPodA, payload);
+
+        assertArrayEquals(payload, exchange.echoedBytes());
+        assertEquals(appAccepted + 1, appServer.accepted(), "the app in pod-a got the connection");
+        assertEquals(beforeA.accepted() + 1, awaitIdle("pod-a").accepted(), "pod-a's inbound listener relayed it");
+        assertEquals(beforeB.accepted() + 1, awaitIdle("pod-b").accepted(), "pod-b's outbound listener relayed it");
+    }
+
+    @Test
+    void inboundFromOutsideTheMeshIsCapturedToo() throws IOException {
+        PodCounters.Snapshot before = counters("pod-a");
+        try (NetNs up = topology.upstream().open()) {
+            PodClient.Exchange exchange = PodClient.exchange(up, appInPodA, "from outside".getBytes());
+            assertArrayEquals("from outside".getBytes(), exchange.echoedBytes());
+        }
+        assertEquals(before.accepted() + 1, awaitIdle("pod-a").accepted());
+    }
+
+    @Test
+    void aPodThatIsNotInterceptedGoesDirect() throws IOException {
+        long served = serviceServer.accepted();
+        PodClient.Exchange exchange = PodClient.exchange(nsC, service, "control".getBytes());
+        assertArrayEquals("control".getBytes(), exchange.echoedBytes());
+        assertEquals(served + 1, serviceServer.accepted());
+        assertEquals("", rules(podC));
+    }
+
+    @Test
+    void anUnreachableUpstreamResetsTheClientAndIsCounted() throws IOException {
+        PodCounters.Snapshot before = counters("pod-a");
+        InetSocketAddress nobody = new InetSocketAddress(topology.serviceAddress(0), 7777);
+        try (SocketChannel ch = PodClient.connect(nsA, nobody, Duration.ofSeconds(10))) {
+            // The proxy accepted the connection; the refused upstream comes back as a reset.
+            ch.socket().setSoTimeout(10_000);
+            IOException e = assertThrows(IOException.class, () -> {
+                int n = ch.socket().getInputStream().read();
+                if (n == -1) {
+                    throw new AssertionError("expected a reset, got an orderly close");
+                }
+            });
+            assertTrue(e instanceof SocketException, e.toString());
+        }
+        assertEquals(before.upstreamFailures() + 1, awaitIdle("pod-a").upstreamFailures());
+    }
+
+    @Test
+    void aListenerPortInUseFailsThePodAndInstallsNothing() throws IOException {
+        try (NodeAgent second = NodeAgent.start(config(CapturePolicy.defaults()));
+             // ServerSocketChannel.open() creates its fd at once, inside pod-c; new ServerSocket() would
+             // create it later, at bind(), in whatever namespace the thread is in by then.
+             ServerSocketChannel squatter = nsC.run(() -> ServerSocketChannel.open(StandardProtocolFamily.INET))) {
+            squatter.bind(new InetSocketAddress("127.0.0.1", CapturePolicy.DEFAULT_OUTBOUND_PORT));
+            PodSetupException e = assertThrows(PodSetupException.class,
+                    () -> second.addPod(new PodSpec("pod-c", podC.netnsPath())));
+            assertTrue(e.getMessage().contains("pod pod-c") && e.getMessage().contains("in use"), e.getMessage());
+            assertEquals("", rules(podC), "no rules may be installed for a pod whose listeners failed");
+            assertTrue(second.pods().isEmpty());
+            // The inbound port was never left open either.
+            try (ServerSocketChannel probe = nsC.run(() -> ServerSocketChannel.open(StandardProtocolFamily.INET))) {
+                probe.bind(new InetSocketAddress("0.0.0.0", CapturePolicy.DEFAULT_INBOUND_PORT));
+            }
+        }
+    }
+
+    @Test
+    void aMissingOrWrongNetnsPathIsRefusedWithItsName() throws IOException {
+        try (NodeAgent second = NodeAgent.start(config(CapturePolicy.defaults()))) {
+            PodSetupException missing = assertThrows(PodSetupException.class,
+                    () -> second.addPod(new PodSpec("ghost", Path.of("/var/run/netns/shunt-kt-no-such-ns"))));
+            assertTrue(missing.getMessage().contains("/var/run/netns/shunt-kt-no-such-ns does not exist"),
+                    missing.getMessage());
+            PodSetupException notNetns = assertThrows(PodSetupException.class,
+                    () -> second.addPod(new PodSpec("file", Path.of("/etc/hostname"))));
+            assertTrue(notNetns.getMessage().contains("/etc/hostname is not a namespace file"), notNetns.getMessage());
+            assertTrue(second.pods().isEmpty());
+        }
+    }
+
+    @Test
+    void theSameNetnsCannotBeInterceptedTwice() {
+        PodSetupException e = assertThrows(PodSetupException.class,
+                () -> agent.addPod(new PodSpec("pod-a-again", podA.netnsPath())));
+        assertTrue(e.getMessage().contains("belongs to another pod"), e.getMessage());
+        assertFalse(agent.counters("pod-a-again").isPresent());
+    }
+
+    @Test
+    void releasingAPodRemovesItsRulesAndItsTrafficGoesDirectAgain() throws IOException {
+        try (NodeAgent second = NodeAgent.start(config(CapturePolicy.defaults()))) {
+            second.addPod(new PodSpec("pod-c", podC.netnsPath()));
+            assertTrue(rules(podC).contains("table inet shunt"), rules(podC));
+            PodClient.exchange(nsC, service, "via proxy".getBytes());
+            assertEquals(1, second.counters("pod-c").orElseThrow().accepted());
+
+            assertTrue(second.removePod("pod-c"));
+            assertEquals("", rules(podC));
+            assertArrayEquals("direct".getBytes(), PodClient.exchange(nsC, service, "direct".getBytes()).echoedBytes());
+            assertFalse(second.removePod("pod-c"), "releasing twice is a no-op");
+        }
+    }
+
+    private AgentConfig config(CapturePolicy policy) {
+        return new AgentConfig(TechniqueId.REDIRECT, policy, EngineConfig.defaults(), true);
+    }
+
+    private PodCounters.Snapshot counters(String pod) {
+        return agent.counters(pod).orElseThrow();
+    }
+
+    /** Waits (bounded) until the pod's connections have all ended, so the totals are final. */
+    private PodCounters.Snapshot awaitIdle(String pod) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        PodCounters.Snapshot s = counters(pod);
+        while (s.active() != 0 && System.nanoTime() < deadline) {
+            sleep(5);
+            s = counters(pod);
+        }
+        assertEquals(0, s.active(), "connections of " + pod + " still open after 10 s: " + s);
+        return s;
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted while waiting", e);
+        }
+    }
+
+    private static String rules(PodNs pod) throws IOException {
+        return Topology.exec(pod.netnsName(), "nft", "list", "ruleset").strip();
+    }
+
+    private static byte[] randomBytes(int n) {
+        byte[] b = new byte[n];
+        new Random(n).nextBytes(b);
+        return b;
+    }
+
+    private static String hostPort(InetSocketAddress a) {
+        return a.getAddress().getHostAddress() + ":" + a.getPort();
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // teardown continues; the topology's own verification reports what is left
+        }
+    }
+}
