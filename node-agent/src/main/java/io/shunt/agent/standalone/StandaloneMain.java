@@ -70,7 +70,7 @@ public final class StandaloneMain implements Callable<Integer> {
             return EXIT_USAGE;
         }
         agent = NodeAgent.start(config);
-        Thread stopper = new Thread(this::stop, "shunt-agent-shutdown");
+        Thread stopper = new Thread(this::stopOnSignal, "shunt-agent-shutdown");
         Runtime.getRuntime().addShutdownHook(stopper);
         for (PodSpec pod : podSpecs) {
             try {
@@ -91,16 +91,30 @@ public final class StandaloneMain implements Callable<Integer> {
         return 0;
     }
 
-    private void stop() {
+    /**
+     * Runs in the shutdown hook. A JVM ended by a signal exits with 128+signal even when its hooks
+     * succeed; halting here instead reports what operators care about: 0 when every rule was
+     * removed, 1 when some were not.
+     */
+    private void stopOnSignal() {
+        Runtime.getRuntime().halt(stop() ? 0 : EXIT_FAILURE);
+    }
+
+    /** Releases every pod; returns false, after saying which, when some rules could not be removed. */
+    private boolean stop() {
         NodeAgent a = agent;
         if (a == null) {
-            return;
+            return true;
         }
         try {
             a.close();
+            return true;
         } catch (IOException e) {
             System.err.println("shunt-agent: " + e.getMessage());
-            Runtime.getRuntime().halt(EXIT_FAILURE);
+            return false;
+        } finally {
+            System.out.flush();
+            System.err.flush();
         }
     }
 }

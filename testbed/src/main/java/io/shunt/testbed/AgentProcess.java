@@ -1,0 +1,125 @@
+package io.shunt.testbed;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The standalone agent run as its own process, the way an operator runs it: same JVM and class
+ * path as this one, output echoed with a prefix, connection log lines collected for inspection.
+ */
+public final class AgentProcess implements AutoCloseable {
+    private static final String MAIN = "io.shunt.agent.standalone.StandaloneMain";
+    private static final String READY = "shunt-agent ready";
+
+    private final Process process;
+    private final List<String> output = new CopyOnWriteArrayList<>();
+    private final BlockingQueue<String> connections = new LinkedBlockingQueue<>();
+    private final BlockingQueue<String> readiness = new LinkedBlockingQueue<>();
+    private final Thread reader;
+
+    private AgentProcess(Process process, PrintStream echo, String prefix) {
+        this.process = process;
+        this.reader = Thread.ofPlatform().daemon().name("agent-output").start(() -> pump(echo, prefix));
+    }
+
+    /**
+     * Starts the agent with {@code args} and waits until it reports ready.
+     *
+     * @param echo where to copy the agent's output, or null to keep it quiet
+     */
+    public static AgentProcess start(List<String> args, PrintStream echo, Duration readyTimeout) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(MAIN);
+        cmd.addAll(args);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        AgentProcess agent = new AgentProcess(p, echo, "  agent | ");
+        try {
+            String line = agent.readiness.poll(readyTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (line == null) {
+                agent.close();
+                throw new IOException("the agent did not report ready within " + readyTimeout.toSeconds()
+                        + " s (exit " + (p.isAlive() ? "still running" : p.exitValue()) + "); its output:\n"
+                        + String.join("\n", agent.output));
+            }
+        } catch (InterruptedException e) {
+            agent.close();
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for the agent", e);
+        }
+        return agent;
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    /** The next connection line the agent logs (needs --log-connections), or null after {@code timeout}. */
+    public String nextConnection(Duration timeout) throws InterruptedException {
+        return connections.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    public List<String> output() {
+        return List.copyOf(output);
+    }
+
+    /**
+     * Sends SIGTERM, the signal on which the agent removes its rules, and waits for it to exit.
+     *
+     * @return the exit code
+     */
+    public int stop(Duration timeout) throws IOException {
+        process.destroy();
+        try {
+            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+                throw new IOException("the agent did not stop within " + timeout.toSeconds()
+                        + " s of SIGTERM and was killed; its rules may be left behind");
+            }
+            reader.join(Duration.ofSeconds(5));
+            return process.exitValue();
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while stopping the agent", e);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (process.isAlive()) {
+            stop(Duration.ofSeconds(15));
+        }
+    }
+
+    private void pump(PrintStream echo, String prefix) {
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String line; (line = in.readLine()) != null; ) {
+                output.add(line);
+                if (echo != null) {
+                    echo.println(prefix + line);
+                }
+                if (line.contains(" connection pod=")) {
+                    connections.add(line);
+                } else if (line.startsWith(READY)) {
+                    readiness.add(line);
+                }
+            }
+        } catch (IOException e) {
+            // the process ended; its exit code tells the rest
+        }
+    }
+}
