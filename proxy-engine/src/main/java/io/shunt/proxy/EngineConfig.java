@@ -13,15 +13,22 @@ import java.time.Duration;
  */
 public record EngineConfig(Transport transport, int eventLoops, Duration connectTimeout, Duration idleTimeout,
                            int acceptBacklog) {
+    /** Netty takes the connect timeout as int milliseconds; a day is more than any real connect needs. */
+    public static final Duration MAX_CONNECT_TIMEOUT = Duration.ofHours(24);
+    /** Long enough for any idle connection worth keeping, and far from overflowing milliseconds. */
+    public static final Duration MAX_IDLE_TIMEOUT = Duration.ofDays(365);
+
     public EngineConfig {
         if (eventLoops < 1) {
             throw new IllegalArgumentException("eventLoops must be at least 1, got " + eventLoops);
         }
-        if (connectTimeout.isNegative() || connectTimeout.isZero()) {
-            throw new IllegalArgumentException("connectTimeout must be positive, got " + connectTimeout);
+        if (connectTimeout.isNegative() || connectTimeout.isZero() || connectTimeout.compareTo(MAX_CONNECT_TIMEOUT) > 0) {
+            throw new IllegalArgumentException("connectTimeout must be positive and at most " + MAX_CONNECT_TIMEOUT.toHours()
+                    + " h, got " + connectTimeout);
         }
-        if (idleTimeout.isNegative() || idleTimeout.isZero()) {
-            throw new IllegalArgumentException("idleTimeout must be positive, got " + idleTimeout);
+        if (idleTimeout.isNegative() || idleTimeout.isZero() || idleTimeout.compareTo(MAX_IDLE_TIMEOUT) > 0) {
+            throw new IllegalArgumentException("idleTimeout must be positive and at most " + MAX_IDLE_TIMEOUT.toDays()
+                    + " days, got " + idleTimeout);
         }
         if (acceptBacklog < 1) {
             throw new IllegalArgumentException("acceptBacklog must be at least 1, got " + acceptBacklog);

@@ -48,12 +48,15 @@ public enum Transport {
     EPOLL("epoll") {
         @Override
         public boolean isAvailable() {
-            return Epoll.isAvailable();
+            return Epoll.isAvailable() && EpollDefect.reason().isEmpty();
         }
 
         @Override
         public String unavailabilityCause() {
-            return Epoll.isAvailable() ? "" : String.valueOf(Epoll.unavailabilityCause());
+            if (!Epoll.isAvailable()) {
+                return String.valueOf(Epoll.unavailabilityCause());
+            }
+            return EpollDefect.reason().orElse("");
         }
 
         @Override

@@ -38,14 +38,7 @@ public final class AgentProcess implements AutoCloseable {
      * @param echo where to copy the agent's output, or null to keep it quiet
      */
     public static AgentProcess start(List<String> args, PrintStream echo, Duration readyTimeout) throws IOException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.add("--enable-native-access=ALL-UNNAMED");
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(MAIN);
-        cmd.addAll(args);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(command(args)).redirectErrorStream(true).start();
         AgentProcess agent = new AgentProcess(p, echo, "  agent | ");
         try {
             String line = agent.readiness.poll(readyTimeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -61,6 +54,18 @@ public final class AgentProcess implements AutoCloseable {
             throw new IOException("interrupted while waiting for the agent", e);
         }
         return agent;
+    }
+
+    /** The command line that runs the agent with {@code args}: this JVM, this class path. */
+    public static List<String> command(List<String> args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(MAIN);
+        cmd.addAll(args);
+        return cmd;
     }
 
     public long pid() {

@@ -101,16 +101,27 @@ final class AgentOptions {
 
     static Duration parseDuration(String option, String text) {
         var m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h)").matcher(text);
-        if (!m.matches() || Long.parseLong(m.group(1)) == 0) {
-            throw new IllegalArgumentException(option + " '" + text + "' is not a positive duration like 500ms, 30s, 5m or 1h");
+        String notADuration = option + " '" + text + "' is not a positive duration like 500ms, 30s, 5m or 1h";
+        if (!m.matches()) {
+            throw new IllegalArgumentException(notADuration);
         }
-        long n = Long.parseLong(m.group(1));
-        return switch (m.group(2)) {
-            case "ms" -> Duration.ofMillis(n);
-            case "s" -> Duration.ofSeconds(n);
-            case "m" -> Duration.ofMinutes(n);
-            default -> Duration.ofHours(n);
-        };
+        long n;
+        Duration d;
+        try {
+            n = Long.parseLong(m.group(1));
+            d = switch (m.group(2)) {
+                case "ms" -> Duration.ofMillis(n);
+                case "s" -> Duration.ofSeconds(n);
+                case "m" -> Duration.ofMinutes(n);
+                default -> Duration.ofHours(n);
+            };
+        } catch (ArithmeticException | NumberFormatException e) {
+            throw new IllegalArgumentException(option + " '" + text + "' is too large to be a duration");
+        }
+        if (n == 0) {
+            throw new IllegalArgumentException(notADuration);
+        }
+        return d;
     }
 
     /** The technique ids, for --help and shell completion. */

@@ -99,7 +99,9 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
         } else {
             client.config().setAutoRead(true);
         }
-        upstream.config().setAutoRead(true);
+        if (!RelayHandler.inputShutdown(upstream)) {
+            upstream.config().setAutoRead(true);
+        }
     }
 
     @Override

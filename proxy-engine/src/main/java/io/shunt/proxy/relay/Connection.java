@@ -2,6 +2,7 @@ package io.shunt.proxy.relay;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelOption;
 import io.shunt.proxy.ConnectionSummary;
@@ -85,12 +86,20 @@ final class Connection {
             return;
         }
         finished = true;
-        client.config().setOption(ChannelOption.SO_LINGER, 0);
-        client.close();
-        if (upstream != null) {
-            upstream.close();
+        try {
+            if (client.isOpen()) {
+                // Setting SO_LINGER on a channel that closed meanwhile throws; the close must still happen.
+                client.config().setOption(ChannelOption.SO_LINGER, 0);
+            }
+        } catch (ChannelException e) {
+            // already closed: there is nobody left to reset
+        } finally {
+            client.close();
+            if (upstream != null) {
+                upstream.close();
+            }
+            report(outcome);
         }
-        report(outcome);
     }
 
     private void report(String outcome) {

@@ -53,9 +53,15 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (ctx.channel().isWritable()) {
+        // A peer whose input has ended has nothing left to read; turning reading back on would
+        // also re-register it with epoll, which Netty 4.2.18 gets wrong for such a channel.
+        if (ctx.channel().isWritable() && !inputShutdown(peer)) {
             peer.config().setAutoRead(true);
         }
+    }
+
+    static boolean inputShutdown(Channel ch) {
+        return ch instanceof DuplexChannel duplex && duplex.isInputShutdown();
     }
 
     @Override
