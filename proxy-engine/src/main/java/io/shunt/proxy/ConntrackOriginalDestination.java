@@ -1,7 +1,6 @@
 package io.shunt.proxy;
 
 import io.netty.channel.Channel;
-import io.netty.channel.unix.UnixChannel;
 import io.shunt.ffi.libc.SocketOptions;
 
 import java.io.IOException;
@@ -11,7 +10,7 @@ import java.net.InetSocketAddress;
 public final class ConntrackOriginalDestination implements OriginalDestination {
     @Override
     public InetSocketAddress resolve(Channel accepted) throws IOException {
-        return SocketOptions.originalDestination(((UnixChannel) accepted).fd().intValue());
+        return SocketOptions.originalDestination(ChannelFds.fd(accepted));
     }
 
     @Override

@@ -3,7 +3,6 @@ package io.shunt.proxy;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelException;
 import io.netty.channel.ServerChannel;
-import io.netty.channel.unix.UnixChannel;
 import io.shunt.ffi.libc.SocketOptions;
 
 import java.io.IOException;
@@ -41,7 +40,7 @@ final class PodSockets {
                     + pod.netns().path() + ": " + e.getMessage(), e);
         }
         try {
-            SocketOptions.setMark(((UnixChannel) ch).fd().intValue(), pod.bypassMark());
+            SocketOptions.setMark(ChannelFds.fd(ch), pod.bypassMark());
         } catch (IOException e) {
             ch.unsafe().closeForcibly();
             throw new ChannelException("pod " + pod.pod() + ": cannot mark the upstream socket, which would then be "

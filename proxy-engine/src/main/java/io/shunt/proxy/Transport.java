@@ -1,6 +1,7 @@
 package io.shunt.proxy;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelException;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
@@ -10,13 +11,22 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.uring.IoUringSocketChannel;
+import io.shunt.proxy.nio.FdNioServerSocketChannel;
+import io.shunt.proxy.nio.FdNioSocketChannel;
+import io.shunt.proxy.nio.NioFds;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 
 import java.util.Locale;
 
 /**
- * The Netty transports the engine can run on. Both expose the socket fd, which the engine needs
- * for SO_MARK and SO_ORIGINAL_DST; NIO does not, so it is not offered: interception is Linux-only.
+ * The Netty transports the engine can run on, best first. Each must expose the socket fd, which
+ * the engine needs for SO_MARK and SO_ORIGINAL_DST.
  */
 public enum Transport {
     IO_URING("io_uring") {
@@ -73,6 +83,44 @@ public enum Transport {
         Channel newSocketChannel() {
             return new EpollSocketChannel();
         }
+    },
+    /**
+     * The JDK's own selector: slower than the native transports, but needs nothing from the
+     * kernel beyond sockets, so it runs where io_uring is blocked (e.g. by a seccomp profile).
+     */
+    NIO("nio") {
+        @Override
+        public boolean isAvailable() {
+            return NioFds.isAvailable();
+        }
+
+        @Override
+        public String unavailabilityCause() {
+            return NioFds.unavailabilityCause();
+        }
+
+        @Override
+        IoHandlerFactory ioHandlerFactory() {
+            return NioIoHandler.newFactory();
+        }
+
+        @Override
+        ServerChannel newServerChannel() {
+            try {
+                return new FdNioServerSocketChannel(ServerSocketChannel.open(StandardProtocolFamily.INET));
+            } catch (IOException e) {
+                throw new ChannelException("cannot open a listening socket: " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        Channel newSocketChannel() {
+            try {
+                return new FdNioSocketChannel(SocketChannel.open(StandardProtocolFamily.INET));
+            } catch (IOException e) {
+                throw new ChannelException("cannot open a socket: " + e.getMessage(), e);
+            }
+        }
     };
 
     private final String id;
@@ -103,22 +151,22 @@ public enum Transport {
                 return t;
             }
         }
-        throw new IllegalArgumentException("unknown transport '" + id + "'; expected io_uring or epoll");
+        throw new IllegalArgumentException("unknown transport '" + id + "'; expected io_uring, epoll or nio");
     }
 
     /**
-     * The best transport available here, io_uring first.
+     * The best transport available here: io_uring, else epoll, else NIO.
      *
-     * @throws IllegalStateException when neither io_uring nor epoll can run, with both causes
+     * @throws IllegalStateException when none can run, with every cause
      */
     public static Transport best() {
-        if (IO_URING.isAvailable()) {
-            return IO_URING;
+        StringBuilder causes = new StringBuilder();
+        for (Transport t : values()) {
+            if (t.isAvailable()) {
+                return t;
+            }
+            causes.append(causes.isEmpty() ? "" : "; ").append(t.id).append(": ").append(t.unavailabilityCause());
         }
-        if (EPOLL.isAvailable()) {
-            return EPOLL;
-        }
-        throw new IllegalStateException("no usable Netty transport: io_uring: " + IO_URING.unavailabilityCause()
-                + "; epoll: " + EPOLL.unavailabilityCause());
+        throw new IllegalStateException("no usable Netty transport: " + causes);
     }
 }

@@ -40,7 +40,8 @@ class TransportTest {
     void transportsAreNamedByTheirIds() {
         assertEquals(Transport.IO_URING, Transport.byId("io_uring"));
         assertEquals(Transport.EPOLL, Transport.byId("EPOLL"));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Transport.byId("nio"));
-        assertEquals("unknown transport 'nio'; expected io_uring or epoll", e.getMessage());
+        assertEquals(Transport.NIO, Transport.byId("nio"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Transport.byId("kqueue"));
+        assertEquals("unknown transport 'kqueue'; expected io_uring, epoll or nio", e.getMessage());
     }
 }

@@ -55,7 +55,7 @@ final class AgentOptions {
     String bypassMark;
 
     @Option(names = "--transport", defaultValue = "auto", paramLabel = "NAME",
-            description = "Netty transport: auto (io_uring, else epoll), io_uring or epoll. Default: ${DEFAULT-VALUE}.")
+            description = "Netty transport: auto (io_uring, else epoll, else nio), io_uring, epoll or nio. Default: ${DEFAULT-VALUE}.")
     String transport;
 
     @Option(names = "--connect-timeout", defaultValue = "10s", paramLabel = "DURATION",

@@ -161,7 +161,7 @@ class AgentOptionsTest {
             "--exclude-cidr=10.0.0.1/8            | 10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?",
             "--include-cidr=fd00::/8              | IPv6 CIDR 'fd00::/8'",
             "--technique=nosuch                   | unknown technique 'nosuch'; known techniques: redirect",
-            "--transport=nio                      | unknown transport 'nio'",
+            "--transport=kqueue                   | unknown transport 'kqueue'",
             "--idle-timeout=0s                    | --idle-timeout '0s' is not a positive duration",
             "--connect-timeout=10                 | --connect-timeout '10' is not a positive duration",
             "--bypass-mark=0                      | --bypass-mark '0' is not a non-zero 32-bit number",
