@@ -1,5 +1,6 @@
 package io.shunt.hijack.redirect;
 
+import io.shunt.ffi.ScratchNetNs;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.ffi.nft.Nftables;
 import io.shunt.hijack.HijackException;
