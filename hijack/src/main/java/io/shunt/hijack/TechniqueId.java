@@ -10,7 +10,9 @@ import java.util.stream.Collectors;
  */
 public enum TechniqueId {
     /** nftables DNAT inside the pod netns: nat output → outbound listener, prerouting → inbound listener. */
-    REDIRECT("redirect");
+    REDIRECT("redirect"),
+    /** nftables TPROXY plus an fwmark policy route inside the pod netns, to IP_TRANSPARENT listeners. */
+    TPROXY("tproxy");
 
     private final String id;
 

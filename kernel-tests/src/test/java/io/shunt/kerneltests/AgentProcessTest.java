@@ -26,6 +26,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.concurrent.TimeUnit;
 
 import static io.shunt.kerneltests.KernelTestSupport.closeQuietly;
@@ -108,7 +110,11 @@ class AgentProcessTest {
             String line = agent.nextConnection(Duration.ofSeconds(10));
             assertNotNull(line, "no connection line within 10 s; output:\n" + String.join("\n", agent.output()));
             String target = service.getAddress().getHostAddress() + ":" + service.getPort();
-            for (String expected : List.of("pod=pod-a", "technique=redirect", "direction=outbound",
+            // The technique the agent chose for pod-a, as its ready line reports it.
+            String ready = agent.output().stream().filter(l -> l.startsWith("shunt-agent ready")).findFirst().orElseThrow();
+            Matcher chosen = Pattern.compile("pod-a=(\\w+)").matcher(ready);
+            assertTrue(chosen.find(), ready);
+            for (String expected : List.of("pod=pod-a", "technique=" + chosen.group(1), "direction=outbound",
                     "original_dst=" + target, "bytes_from_client=" + payload.length, "outcome=relayed")) {
                 assertTrue(line.contains(expected), "'" + expected + "' missing in: " + line);
             }

@@ -5,6 +5,13 @@ import io.shunt.agent.registry.PodRegistry;
 import io.shunt.agent.registry.PodSpec;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.HijackException;
+import io.shunt.hijack.TechniqueId;
+import io.shunt.hijack.probe.KernelFeatures;
+import io.shunt.hijack.probe.KernelProbe;
+import io.shunt.hijack.select.NoTechniqueException;
+import io.shunt.hijack.select.Selection;
+import io.shunt.hijack.select.Selector;
+import io.shunt.hijack.select.Verdict;
 import io.shunt.proxy.AttachedPod;
 import io.shunt.proxy.ConnectionObserver;
 import io.shunt.proxy.ListenerBindException;
@@ -22,9 +29,9 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The per-node daemon: intercepts pods by opening their listeners in the shared engine and
- * installing the technique's rules in their namespaces, and undoes both when a pod leaves or the
- * agent stops.
+ * The per-node daemon: probes the kernel once, then intercepts each pod with the best technique
+ * that works there, by opening its listeners in the shared engine and installing the technique's
+ * rules in its namespace; undoes both when a pod leaves or the agent stops.
  *
  * <p>Order matters for never black-holing traffic: listeners open before rules divert anything to
  * them, and rules go before listeners close.
@@ -33,32 +40,42 @@ public final class NodeAgent implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(NodeAgent.class);
 
     private final AgentConfig config;
-    private final TechniqueBinding technique;
+    private final KernelFeatures features;
+    private final Selector selector;
     private final ProxyEngine engine;
     private final PodRegistry registry = new PodRegistry();
     private boolean closed;
 
-    private NodeAgent(AgentConfig config) {
+    private NodeAgent(AgentConfig config, KernelFeatures features) {
         this.config = config;
-        this.technique = TechniqueBinding.of(config.technique());
+        this.features = features;
+        this.selector = new Selector(config.ranking());
         ConnectionObserver observer = config.logConnections()
                 ? summary -> LOG.info("connection {}", summary)
                 : summary -> LOG.debug("connection {}", summary);
         this.engine = ProxyEngine.start(config.engine(), observer);
-        LOG.info("agent started: technique={} transport={} event_loops={}", config.technique().id(),
-                config.engine().transport().id(), config.engine().eventLoops());
+        LOG.info("agent started: kernel={} transport={} event_loops={} ranking={}", features.kernelRelease(),
+                config.engine().transport().id(), config.engine().eventLoops(), selector.assess(features));
     }
 
+    /** Starts the agent after probing the kernel (with {@link AgentConfig#assumeMissing()} masked). */
     public static NodeAgent start(AgentConfig config) {
-        return new NodeAgent(config);
+        return new NodeAgent(config, KernelProbe.run().assumeMissing(config.assumeMissing()));
     }
 
     public AgentConfig config() {
         return config;
     }
 
+    /** What the kernel offers, as probed at start (with masked features shown as unsupported). */
+    public KernelFeatures features() {
+        return features;
+    }
+
     /**
-     * Starts intercepting a pod. On any failure, nothing of the pod stays installed or open.
+     * Starts intercepting a pod with the best technique that installs there: techniques the
+     * kernel lacks are skipped, and one that fails to install is undone before the next is tried.
+     * On failure nothing of the pod stays installed or open.
      */
     public synchronized ManagedPod addPod(PodSpec spec) throws IOException {
         if (closed) {
@@ -78,26 +95,43 @@ public final class NodeAgent implements AutoCloseable {
             throw new PodSetupException(spec.name(), "its network namespace " + spec.netns()
                     + " belongs to another pod this agent intercepts already");
         }
-        AttachedPod attached;
+        Installed[] installed = new Installed[1];
+        Selection selection;
         try {
-            attached = engine.attach(endpoint(spec, netns));
-        } catch (ListenerBindException | RuntimeException e) {
+            Selector podSelector = spec.technique().map(t -> new Selector(List.of(t))).orElse(selector);
+            selection = podSelector.select(features, technique -> installed[0] = install(spec, netns, technique));
+        } catch (NoTechniqueException | RuntimeException e) {
             netns.close();
-            throw new PodSetupException(spec.name(), "opening its listeners", e);
+            throw new PodSetupException(spec.name(), "intercepting it", e);
         }
+        ManagedPod pod = new ManagedPod(spec, netns, installed[0].attached(), installed[0].binding().hijacker(), selection);
+        registry.add(pod);
+        for (Verdict v : selection.verdicts()) {
+            if (v.outcome() == Verdict.Outcome.FAILED) {
+                LOG.warn("pod={} technique={} failed to install, fell back: {}", spec.name(), v.technique().id(), v.reason());
+            }
+        }
+        LOG.info("pod={} technique={} intercepted: netns={} outbound_listener={} inbound_listener={} selection=[{}]",
+                spec.name(), pod.technique().id(), spec.netns(), addressOf(config.policy().outboundPort(), true),
+                config.policy().captureInbound() ? addressOf(config.policy().inboundPort(), false) : "-",
+                selection.describe());
+        return pod;
+    }
+
+    /** One attempt: listeners first, then rules; a failure of the rules closes the listeners again. */
+    private Installed install(PodSpec spec, NetNs netns, TechniqueId technique) throws IOException {
+        TechniqueBinding binding = TechniqueBinding.of(technique);
+        AttachedPod attached = engine.attach(endpoint(spec, netns, binding));
         try {
-            technique.hijacker().install(netns, config.policy());
+            binding.hijacker().install(netns, config.policy());
         } catch (HijackException | RuntimeException e) {
             attached.close();
-            netns.close();
-            throw new PodSetupException(spec.name(), "installing " + config.technique().id() + " rules", e);
+            throw e;
         }
-        ManagedPod pod = new ManagedPod(spec, netns, attached, technique.hijacker());
-        registry.add(pod);
-        LOG.info("pod={} technique={} intercepted: netns={} outbound_listener={} inbound_listener={}",
-                spec.name(), config.technique().id(), spec.netns(), addressOf(config.policy().outboundPort(), true),
-                config.policy().captureInbound() ? addressOf(config.policy().inboundPort(), false) : "-");
-        return pod;
+        return new Installed(binding, attached);
+    }
+
+    private record Installed(TechniqueBinding binding, AttachedPod attached) {
     }
 
     /**
@@ -116,12 +150,16 @@ public final class NodeAgent implements AutoCloseable {
             pod.engine().close(true);
             pod.netns().close();
         }
-        LOG.info("pod={} technique={} released: rules removed, listeners closed", name, config.technique().id());
+        LOG.info("pod={} technique={} released: rules removed, listeners closed", name, pod.technique().id());
         return true;
     }
 
     public Optional<PodCounters.Snapshot> counters(String pod) {
         return registry.get(pod).map(p -> p.engine().counters());
+    }
+
+    public Optional<ManagedPod> pod(String name) {
+        return registry.get(name);
     }
 
     public Collection<ManagedPod> pods() {
@@ -154,17 +192,18 @@ public final class NodeAgent implements AutoCloseable {
         }
     }
 
-    private PodEndpoint endpoint(PodSpec spec, NetNs netns) {
+    private PodEndpoint endpoint(PodSpec spec, NetNs netns, TechniqueBinding binding) {
         var policy = config.policy();
-        return new PodEndpoint(spec.name(), netns, config.technique().id(),
+        return new PodEndpoint(spec.name(), netns, binding.technique().id(),
                 addressOf(policy.outboundPort(), true),
                 policy.captureInbound() ? addressOf(policy.inboundPort(), false) : null,
-                policy.bypassMark(), technique.destination());
+                policy.bypassMark(), binding.destination(), binding.transparentListeners());
     }
 
     /**
-     * DNAT in the OUTPUT hook rewrites a locally generated connection to 127.0.0.1, so the
-     * outbound listener needs only loopback; inbound connections keep the pod's own address.
+     * Outbound connections reach the outbound listener on loopback: DNAT in the OUTPUT hook
+     * rewrites them to 127.0.0.1, and TPROXY on lo hands them to 127.0.0.1:15001. Inbound
+     * connections keep the pod's own address.
      */
     private static InetSocketAddress addressOf(int port, boolean outbound) {
         return new InetSocketAddress(outbound ? "127.0.0.1" : "0.0.0.0", port);

@@ -17,9 +17,12 @@ import java.util.Objects;
  * @param inbound        where the inbound listener binds inside the pod, or null for none
  * @param bypassMark     SO_MARK put on every upstream socket
  * @param destination    how to recover where a diverted connection was going
+ * @param transparent    whether listeners need IP_TRANSPARENT, to accept connections addressed
+ *                       elsewhere (TPROXY, bpf_sk_assign)
  */
 public record PodEndpoint(String pod, NetNs netns, String technique, InetSocketAddress outbound,
-                          InetSocketAddress inbound, int bypassMark, OriginalDestination destination) {
+                          InetSocketAddress inbound, int bypassMark, OriginalDestination destination,
+                          boolean transparent) {
     public PodEndpoint {
         Objects.requireNonNull(pod, "pod");
         Objects.requireNonNull(netns, "netns");

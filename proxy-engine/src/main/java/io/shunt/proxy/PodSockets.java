@@ -22,12 +22,24 @@ final class PodSockets {
     }
 
     ServerChannel newServerChannel() {
+        ServerChannel ch;
         try {
-            return pod.netns().run(transport::newServerChannel);
+            ch = pod.netns().run(transport::newServerChannel);
         } catch (IOException e) {
             throw new ChannelException("pod " + pod.pod() + ": cannot create a listening socket in "
                     + pod.netns().path() + ": " + e.getMessage(), e);
         }
+        if (pod.transparent()) {
+            try {
+                // Before bind: TPROXY only hands connections to listeners that are transparent.
+                SocketOptions.setTransparent(ChannelFds.fd(ch), true);
+            } catch (IOException e) {
+                ch.unsafe().closeForcibly();
+                throw new ChannelException("pod " + pod.pod() + ": cannot make the listener transparent (needs "
+                        + "CAP_NET_ADMIN): " + e.getMessage(), e);
+            }
+        }
+        return ch;
     }
 
     /** A socket in the pod's namespace carrying the bypass mark, so the pod's rules let it through. */

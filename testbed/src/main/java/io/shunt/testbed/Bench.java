@@ -16,10 +16,11 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * {@code ./shunt bench}: keep-alive HTTP through Shunt versus direct, measured in one run on one
- * topology. pod-a is intercepted by the agent (a separate process), pod-b is not; both load the
- * same upstream with wrk. Modes alternate within each round so drift on a shared machine hits both
- * alike; the table shows medians over the rounds.
+ * {@code ./shunt bench}: HTTP through each interception technique versus direct, measured in one
+ * run on one topology. The agent (a separate process) intercepts pod-a with redirect and pod-b
+ * with tproxy; pod-c is not intercepted. All load the same upstream with wrk, keep-alive at each
+ * connection count and with a new connection per request. Modes alternate within each round so
+ * drift on a shared machine hits them alike; the table shows medians over the rounds.
  */
 public final class Bench {
     private final PrintStream out = System.out;
@@ -27,8 +28,10 @@ public final class Bench {
     private final int rounds;
     private final List<Integer> connections;
     private final String transport;
+    private final int newConnections;
 
-    private Bench(Duration duration, int rounds, List<Integer> connections, String transport) {
+    private Bench(Duration duration, int rounds, List<Integer> connections, int newConnections, String transport) {
+        this.newConnections = newConnections;
         this.duration = duration;
         this.rounds = rounds;
         this.connections = connections;
@@ -40,6 +43,7 @@ public final class Bench {
         Bench bench = new Bench(Duration.ofSeconds(Integer.parseInt(opts.getOrDefault("--seconds", "5"))),
                 Integer.parseInt(opts.getOrDefault("--rounds", "3")),
                 Arrays.stream(opts.getOrDefault("--connections", "1,32").split(",")).map(Integer::parseInt).toList(),
+                Integer.parseInt(opts.getOrDefault("--new-connections", "32")),
                 opts.getOrDefault("--transport", "auto"));
         bench.run(Path.of(opts.getOrDefault("--json", "target/bench.json")));
     }
@@ -47,26 +51,41 @@ public final class Bench {
     private void run(Path json) throws Exception {
         requireWrk();
         Topology.removeLeftovers("bench");
-        try (Topology topology = Topology.create("bench", 2); NetNs up = topology.upstream().open()) {
-            PodNs proxied = topology.pod(0);
-            PodNs direct = topology.pod(1);
+        try (Topology topology = Topology.create("bench", 3); NetNs up = topology.upstream().open()) {
+            Map<String, PodNs> pods = new LinkedHashMap<>();
+            pods.put("direct", topology.pod(2));
+            pods.put("redirect", topology.pod(0));
+            pods.put("tproxy", topology.pod(1));
             InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
             String url = "http://" + service.getAddress().getHostAddress() + ":" + service.getPort() + "/";
             try (HttpServer server = HttpServer.start(up, service);
-                 AgentProcess agent = AgentProcess.start(List.of("--pod", "pod-a=" + proxied.netnsPath(),
+                 AgentProcess agent = AgentProcess.start(List.of(
+                         "--pod", "pod-a=" + pods.get("redirect").netnsPath(), "--pod-technique", "pod-a=redirect",
+                         "--pod", "pod-b=" + pods.get("tproxy").netnsPath(), "--pod-technique", "pod-b=tproxy",
                          "--transport", transport), null, Duration.ofSeconds(60))) {
                 String agentTransport = agent.output().stream().filter(l -> l.startsWith("shunt-agent ready"))
                         .findFirst().orElse("?");
                 out.printf("Shunt bench: HTTP/1.1 keep-alive, %d-byte body, wrk %d s per run, %d rounds, %d cores%n",
                         HttpServer.BODY_LENGTH, duration.toSeconds(), rounds, Runtime.getRuntime().availableProcessors());
                 out.println("agent: " + agentTransport + " (pid " + agent.pid() + ")");
-                warmUp(proxied, direct, url);
-
+                for (PodNs pod : pods.values()) {
+                    // JIT and connection setup; not measured.
+                    wrk(pod, url, 32, false, Duration.ofSeconds(2));
+                }
                 Map<String, List<Sample>> samples = new LinkedHashMap<>();
                 for (int round = 1; round <= rounds; round++) {
                     for (int c : connections) {
-                        samples.computeIfAbsent("direct c=" + c, k -> new ArrayList<>()).add(sample(direct, url, c, -1));
-                        samples.computeIfAbsent("redirect c=" + c, k -> new ArrayList<>()).add(sample(proxied, url, c, agent.pid()));
+                        for (var mode : pods.entrySet()) {
+                            samples.computeIfAbsent(mode.getKey() + " c=" + c, k -> new ArrayList<>())
+                                    .add(sample(mode.getValue(), url, c, false, mode.getKey().equals("direct") ? -1 : agent.pid()));
+                        }
+                    }
+                    if (newConnections > 0) {
+                        for (var mode : pods.entrySet()) {
+                            samples.computeIfAbsent(mode.getKey() + " new-conn c=" + newConnections, k -> new ArrayList<>())
+                                    .add(sample(mode.getValue(), url, newConnections, true,
+                                            mode.getKey().equals("direct") ? -1 : agent.pid()));
+                        }
                     }
                     out.println("round " + round + " of " + rounds + " done");
                 }
@@ -78,15 +97,9 @@ public final class Bench {
         }
     }
 
-    private void warmUp(PodNs proxied, PodNs direct, String url) throws IOException {
-        // JIT and connection setup; not measured.
-        wrk(proxied, url, 32, Duration.ofSeconds(3));
-        wrk(direct, url, 32, Duration.ofSeconds(1));
-    }
-
-    private Sample sample(PodNs pod, String url, int c, long agentPid) throws IOException {
+    private Sample sample(PodNs pod, String url, int c, boolean newConnectionEach, long agentPid) throws IOException {
         double cpuBefore = agentPid > 0 ? cpuSeconds(agentPid) : 0;
-        WrkResult r = wrk(pod, url, c, duration);
+        WrkResult r = wrk(pod, url, c, newConnectionEach, duration);
         double cpu = agentPid > 0 ? cpuSeconds(agentPid) - cpuBefore : Double.NaN;
         if (r.errors() > 0) {
             throw new IllegalStateException(r.errors() + " errors in a run from " + pod.name() + " at c=" + c);
@@ -94,15 +107,18 @@ public final class Bench {
         return new Sample(r, cpu);
     }
 
-    private WrkResult wrk(PodNs pod, String url, int c, Duration d) throws IOException {
-        String output = Topology.exec(pod.netnsName(), d.plusSeconds(30), "wrk", "-t1", "-c" + c,
-                "-d" + d.toSeconds() + "s", "--latency", url);
-        return WrkResult.parse(output);
+    private WrkResult wrk(PodNs pod, String url, int c, boolean newConnectionEach, Duration d) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("wrk", "-t1", "-c" + c, "-d" + d.toSeconds() + "s", "--latency"));
+        if (newConnectionEach) {
+            cmd.addAll(List.of("-H", "Connection: close"));
+        }
+        cmd.add(url);
+        return WrkResult.parse(Topology.exec(pod.netnsName(), d.plusSeconds(30), cmd.toArray(String[]::new)));
     }
 
     private void report(Map<String, List<Sample>> samples, long rssKib, Path json) throws IOException {
         out.println();
-        out.printf("%-14s %12s %10s %10s %14s %18s%n", "mode", "req/s", "p50 us", "p99 us", "vs direct", "agent CPU s/1k req");
+        out.printf("%-24s %12s %10s %10s %14s %18s%n", "mode", "req/s", "p50 us", "p99 us", "vs direct", "agent CPU s/1k req");
         StringBuilder js = new StringBuilder("{\n  \"agent_rss_kib\": " + rssKib + ",\n  \"results\": [\n");
         List<String> entries = new ArrayList<>();
         for (var entry : samples.entrySet()) {
@@ -112,14 +128,14 @@ public final class Bench {
             double p99 = median(entry.getValue().stream().mapToDouble(s -> s.wrk().p99Micros()).toArray());
             double cpuPerK = median(entry.getValue().stream()
                     .mapToDouble(s -> s.agentCpuSeconds() / s.wrk().requests() * 1000).toArray());
-            String baseline = mode.replace("redirect", "direct");
+            String baseline = mode.replaceFirst("^\\S+", "direct");
             String ratio = "";
             if (!baseline.equals(mode)) {
                 double directRps = median(samples.get(baseline).stream().mapToDouble(s -> s.wrk().requestsPerSec()).toArray());
                 double directP50 = median(samples.get(baseline).stream().mapToDouble(s -> s.wrk().p50Micros()).toArray());
                 ratio = String.format(Locale.ROOT, "%.2fx, +%.0fus", rps / directRps, p50 - directP50);
             }
-            out.printf(Locale.ROOT, "%-14s %12.0f %10.0f %10.0f %14s %18s%n", mode, rps, p50, p99, ratio,
+            out.printf(Locale.ROOT, "%-24s %12.0f %10.0f %10.0f %14s %18s%n", mode, rps, p50, p99, ratio,
                     Double.isNaN(cpuPerK) ? "-" : String.format(Locale.ROOT, "%.4f", cpuPerK));
             entries.add(String.format(Locale.ROOT, "    {\"mode\": \"%s\", \"req_per_s\": %.0f, \"p50_us\": %.1f, "
                     + "\"p99_us\": %.1f, \"agent_cpu_s_per_1k_req\": %s}", mode, rps, p50, p99,
@@ -165,9 +181,12 @@ public final class Bench {
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--help") || args[i].equals("-h")) {
                 System.out.println("""
-                        Usage: ./shunt bench [--seconds N] [--rounds N] [--connections 1,32] [--transport auto|io_uring|epoll] [--json FILE]
-                        Measures keep-alive HTTP req/s and p50/p99 latency through Shunt (redirect) versus direct,
-                        in one run on one namespace topology, and the agent's CPU per 1,000 requests and RSS.""");
+                        Usage: ./shunt bench [--seconds N] [--rounds N] [--connections 1,32] [--new-connections 32|0]
+                                             [--transport auto|io_uring|epoll|nio] [--json FILE]
+                        Measures HTTP req/s and p50/p99 latency through each technique (redirect, tproxy) versus
+                        direct, in one run on one namespace topology: keep-alive at each connection count, and
+                        one new connection per request (--new-connections, 0 to skip). Also the agent's CPU per
+                        1,000 requests and its RSS.""");
                 System.exit(0);
             }
             if (!args[i].startsWith("--") || i + 1 >= args.length) {

@@ -14,7 +14,8 @@ import java.util.regex.Pattern;
 
 /**
  * The standalone demo ({@code ./shunt demo}): local "pods" in network namespaces, the agent
- * intercepting them with {@code redirect}, real connections between them, and what the agent saw.
+ * probing the kernel and intercepting them with the best technique it offers, real connections
+ * between them, and what the agent saw.
  * Everything it creates is removed at the end, also on Ctrl-C.
  */
 public final class Demo {
@@ -54,14 +55,20 @@ public final class Demo {
                 out.println("   echo servers listening: " + hostPort(service) + ", " + hostPort(database)
                         + ", and an app in pod-a on " + hostPort(app));
 
-                heading("2. Start the agent: intercept pod-a and pod-b, exclude " + database.getAddress().getHostAddress() + "/32");
+                heading("2. Start the agent: it probes the kernel, picks the best technique for each pod (tproxy, else "
+                        + "redirect),\n   intercepts pod-a and pod-b, and excludes " + database.getAddress().getHostAddress() + "/32");
                 List<String> agentArgs = List.of("--pod", "pod-a=" + podA.netnsPath(), "--pod", "pod-b=" + podB.netnsPath(),
                         "--exclude-cidr", database.getAddress().getHostAddress() + "/32", "--log-connections");
                 out.println("   shunt-agent " + String.join(" ", agentArgs));
                 try (AgentProcess agent = AgentProcess.start(agentArgs, out, Duration.ofSeconds(60))) {
-                    heading("3. The rules the agent installed in pod-a (one nftables table, applied as one transaction)");
+                    heading("3. What the agent installed in pod-a: one nftables table, applied as one transaction"
+                            + " (and, for tproxy, a policy route)");
                     Topology.exec(podA.netnsName(), "nft", "list", "table", "inet", "shunt").lines()
                             .forEach(l -> out.println("   " + l));
+                    Topology.exec(podA.netnsName(), "ip", "rule").lines().filter(l -> l.contains("fwmark"))
+                            .forEach(l -> out.println("   ip rule: " + l.strip()));
+                    Topology.exec(podA.netnsName(), "ip", "route", "show", "table", "all").lines()
+                            .filter(l -> l.startsWith("local default")).forEach(l -> out.println("   ip route: " + l));
 
                     heading("4. Real connections");
                     List<Row> rows = new ArrayList<>();
@@ -83,9 +90,9 @@ public final class Demo {
                         }
                         out.println("   " + " ".repeat(27) + " upstream said: \"" + row.hello() + "\"");
                     }
-                    out.println("   Note: with redirect (DNAT) the app in pod-a sees its own pod address as the client of an");
-                    out.println("   inbound connection, because the proxy dials it from inside the pod; the upstream of an");
-                    out.println("   outbound connection sees the pod's address, as it would without Shunt.");
+                    out.println("   The upstream of an outbound connection sees the pod's own address, as it would without Shunt.");
+                    out.println("   The app in pod-a sees its own pod address as the client of an inbound connection: the proxy");
+                    out.println("   delivers it from inside the pod.");
 
                     heading("6. Stop the agent (SIGTERM): it removes everything it installed");
                     int exit = agent.stop(Duration.ofSeconds(20));

@@ -7,6 +7,7 @@ import io.shunt.ffi.libc.NativeCallException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -22,13 +23,20 @@ public final class NetNs implements AutoCloseable {
     private static final long NS_GET_NSTYPE = 0xb703L;
 
     private final Path path;
+    /** How messages name this namespace: its path, or what it is when it has no name. */
+    private final String label;
     private final long inode;
     private final int fd;
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private boolean closed;
 
     private NetNs(Path path, long inode, int fd) {
+        this(path, path.toString(), inode, fd);
+    }
+
+    private NetNs(Path path, String label, long inode, int fd) {
         this.path = path;
+        this.label = label;
         this.inode = inode;
         this.fd = fd;
     }
@@ -59,8 +67,68 @@ public final class NetNs implements AutoCloseable {
             long inode = (Long) Files.getAttribute(Path.of("/proc/self/fd/" + fd), "unix:ino");
             return new NetNs(path, inode, fd);
         } catch (IOException | RuntimeException e) {
-            closeQuietly(fd, path);
+            closeQuietly(fd, path.toString());
             throw e;
+        }
+    }
+
+    /**
+     * Creates a brand-new, anonymous network namespace for side-effecting probes: it has no name
+     * in {@code /var/run/netns}, no process lives in it, and this handle is the only thing keeping
+     * it alive. Closing the handle lets the kernel free the namespace together with everything
+     * created inside it (nft tables, links, sockets that are closed), so there is nothing else to
+     * clean up and nothing a crash could leave behind.
+     *
+     * <p>A dedicated short-lived platform thread calls {@code unshare(CLONE_NEWNET)}, opens
+     * {@code /proc/thread-self/ns/net} and ends, taking its membership with it; the calling thread
+     * never changes namespace. {@link #path()} is {@code /proc/<pid>/fd/<fd>}, valid while the
+     * handle is open (e.g. for {@code nsenter --net=}); messages call it
+     * {@code scratch netns (inode N)}.
+     *
+     * @throws NativeCallException when unshare fails, e.g. EPERM without CAP_SYS_ADMIN
+     */
+    public static NetNs createScratch() throws IOException {
+        AtomicReference<NetNs> created = new AtomicReference<>();
+        AtomicReference<Throwable> failed = new AtomicReference<>();
+        Thread thread = Thread.ofPlatform().name("shunt-scratch-netns").daemon().unstarted(() -> {
+            try {
+                Libc.unshare(Libc.CLONE_NEWNET, "a scratch netns");
+                int fd = Libc.open("/proc/thread-self/ns/net", Libc.O_RDONLY | Libc.O_CLOEXEC);
+                try {
+                    long inode = (Long) Files.getAttribute(Path.of("/proc/self/fd/" + fd), "unix:ino");
+                    Path path = Path.of("/proc/" + ProcessHandle.current().pid() + "/fd/" + fd);
+                    created.set(new NetNs(path, "scratch netns (inode " + inode + ")", inode, fd));
+                } catch (IOException | RuntimeException e) {
+                    closeQuietly(fd, "scratch netns");
+                    throw e;
+                }
+            } catch (Throwable t) {
+                failed.set(t);
+            }
+        });
+        thread.start();
+        // Not interruptible: abandoning the thread could leak the handle it is about to return.
+        boolean interrupted = false;
+        while (true) {
+            try {
+                thread.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        Throwable failure = failed.get();
+        switch (failure) {
+            case null -> {
+                return created.get();
+            }
+            case IOException e -> throw e;
+            case RuntimeException e -> throw e;
+            case Error e -> throw e;
+            default -> throw new IllegalStateException("creating a scratch netns failed", failure);
         }
     }
 
@@ -94,9 +162,9 @@ public final class NetNs implements AutoCloseable {
         lock.lock();
         try {
             if (closed) {
-                throw new NetNsException("network namespace " + path + " was closed");
+                throw new NetNsException("network namespace " + label + " was closed");
             }
-            Libc.setns(fd, Libc.CLONE_NEWNET, path.toString());
+            Libc.setns(fd, Libc.CLONE_NEWNET, label);
             home.inside = path;
             try {
                 return action.run();
@@ -124,7 +192,7 @@ public final class NetNs implements AutoCloseable {
         try {
             if (!closed) {
                 closed = true;
-                closeQuietly(fd, path);
+                closeQuietly(fd, label);
             }
         } finally {
             lifecycle.writeLock().unlock();
@@ -133,12 +201,12 @@ public final class NetNs implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "netns " + path + " (inode " + inode + ")";
+        return label.equals(path.toString()) ? "netns " + path + " (inode " + inode + ")" : label;
     }
 
-    private static void closeQuietly(int fd, Path path) {
+    private static void closeQuietly(int fd, String what) {
         try {
-            Libc.close(fd, path.toString());
+            Libc.close(fd, what);
         } catch (NativeCallException ignored) {
             // close(2) releases the fd even when it reports an error; nothing else to undo
         }

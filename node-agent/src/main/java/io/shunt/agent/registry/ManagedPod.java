@@ -2,14 +2,20 @@ package io.shunt.agent.registry;
 
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.Hijacker;
+import io.shunt.hijack.TechniqueId;
+import io.shunt.hijack.select.Selection;
 import io.shunt.proxy.AttachedPod;
 
 /**
  * A pod the agent intercepts: its namespace handle, its listeners in the engine, and the technique
- * whose rules are installed there. The agent owns all three.
+ * whose rules are installed there, with the reasons it was chosen. The agent owns all of it.
  */
-public record ManagedPod(PodSpec spec, NetNs netns, AttachedPod engine, Hijacker hijacker) {
+public record ManagedPod(PodSpec spec, NetNs netns, AttachedPod engine, Hijacker hijacker, Selection selection) {
     public String name() {
         return spec.name();
+    }
+
+    public TechniqueId technique() {
+        return selection.chosen();
     }
 }

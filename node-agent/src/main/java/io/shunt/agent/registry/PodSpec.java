@@ -1,21 +1,26 @@
 package io.shunt.agent.registry;
 
+import io.shunt.hijack.TechniqueId;
+
 import java.nio.file.Path;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
  * A pod as the agent is told about it: a name and the path of its network namespace.
  *
- * @param name  unique on this node, e.g. "default/web-1" or "pod-a"
- * @param netns e.g. /var/run/netns/cni-1234 or /proc/4242/ns/net
+ * @param name      unique on this node, e.g. "default/web-1" or "pod-a"
+ * @param netns     e.g. /var/run/netns/cni-1234 or /proc/4242/ns/net
+ * @param technique a technique pinned for this pod, overriding the node's ranking
  */
-public record PodSpec(String name, Path netns) {
+public record PodSpec(String name, Path netns, Optional<TechniqueId> technique) {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,252}");
 
     public PodSpec {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(netns, "netns");
+        Objects.requireNonNull(technique, "technique");
         if (!NAME.matcher(name).matches()) {
             throw new IllegalArgumentException("pod name '" + name + "' is not valid: use letters, digits and . _ / -,"
                     + " starting with a letter or digit, at most 253 characters");
@@ -23,6 +28,15 @@ public record PodSpec(String name, Path netns) {
         if (!netns.isAbsolute()) {
             throw new IllegalArgumentException("netns path '" + netns + "' of pod " + name + " must be absolute");
         }
+    }
+
+    /** A pod that follows the node's technique ranking. */
+    public PodSpec(String name, Path netns) {
+        this(name, netns, Optional.empty());
+    }
+
+    public PodSpec withTechnique(TechniqueId pinned) {
+        return new PodSpec(name, netns, Optional.of(pinned));
     }
 
     /** Parses {@code NAME=PATH}, the form the standalone agent takes on its command line. */

@@ -5,6 +5,8 @@ import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.policy.Cidr;
 import io.shunt.hijack.policy.PortRange;
+import io.shunt.hijack.probe.Feature;
+import io.shunt.hijack.select.Selector;
 import io.shunt.proxy.EngineConfig;
 import io.shunt.proxy.Transport;
 import picocli.CommandLine.Option;
@@ -12,16 +14,33 @@ import picocli.CommandLine.Option;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /** The agent's settings as command-line options; turned into an {@link AgentConfig} in one place. */
 final class AgentOptions {
-    @Option(names = "--technique", defaultValue = "redirect", paramLabel = "NAME",
-            description = "Interception technique. Available: ${COMPLETION-CANDIDATES}. Default: ${DEFAULT-VALUE}.",
+    /** Selector.DEFAULT_RANKING as text, for --help (annotations need a constant; a test keeps them equal). */
+    static final String AUTO_RANKING = "tproxy,redirect";
+
+    @Option(names = "--technique", defaultValue = "auto", paramLabel = "auto|NAME[,NAME...]",
+            description = {"Techniques to try for each pod, best first; the first that the kernel supports and that "
+                    + "installs wins. auto = " + AUTO_RANKING + ". Known: ${COMPLETION-CANDIDATES}. "
+                    + "Default: ${DEFAULT-VALUE}."},
             completionCandidates = TechniqueNames.class)
     String technique;
+
+    @Option(names = "--assume-missing", split = ",", paramLabel = "FEATURE",
+            description = "Treat these kernel features as absent (e.g. tproxy), to see the fallback an older kernel "
+                    + "would get. Repeatable or comma-separated.")
+    List<String> assumeMissing = new ArrayList<>();
+
+    @Option(names = "--pod-technique", paramLabel = "POD=NAME",
+            description = "Pin one pod to a technique, overriding the ranking (no fallback for that pod). Repeatable.")
+    List<String> podTechniques = new ArrayList<>();
 
     @Option(names = "--include-cidr", split = ",", paramLabel = "CIDR",
             description = "Capture outbound traffic only to these destinations (default: all). Repeatable or comma-separated.")
@@ -70,7 +89,9 @@ final class AgentOptions {
     boolean logConnections;
 
     AgentConfig toConfig() {
-        TechniqueId techniqueId = TechniqueId.fromId(technique);
+        List<TechniqueId> ranking = technique.equals("auto") ? Selector.DEFAULT_RANKING
+                : Arrays.stream(technique.split(",")).map(String::strip).map(TechniqueId::fromId).toList();
+        Set<Feature> masked = assumeMissing.stream().map(Feature::fromId).collect(Collectors.toSet());
         CapturePolicy defaults = CapturePolicy.defaults();
         CapturePolicy policy = new CapturePolicy(outboundPort, inboundPort, parseMark(bypassMark),
                 parseAll(includeCidrs, Cidr::parse), parseAll(excludeCidrs, Cidr::parse),
@@ -79,7 +100,22 @@ final class AgentOptions {
         EngineConfig engine = EngineConfig.defaults(transport.equals("auto") ? null : Transport.byId(transport))
                 .withConnectTimeout(parseDuration("--connect-timeout", connectTimeout))
                 .withIdleTimeout(parseDuration("--idle-timeout", idleTimeout));
-        return new AgentConfig(techniqueId, policy, engine, logConnections);
+        return new AgentConfig(ranking, masked, policy, engine, logConnections);
+    }
+
+    /** The pods' pinned techniques, by pod name, from --pod-technique. */
+    Map<String, TechniqueId> pinnedTechniques() {
+        Map<String, TechniqueId> pinned = new LinkedHashMap<>();
+        for (String entry : podTechniques) {
+            int eq = entry.indexOf('=');
+            if (eq <= 0 || eq == entry.length() - 1) {
+                throw new IllegalArgumentException("--pod-technique '" + entry + "' is not POD=TECHNIQUE, e.g. web=redirect");
+            }
+            if (pinned.put(entry.substring(0, eq), TechniqueId.fromId(entry.substring(eq + 1))) != null) {
+                throw new IllegalArgumentException("--pod-technique names pod " + entry.substring(0, eq) + " twice");
+            }
+        }
+        return pinned;
     }
 
     private static <T> List<T> parseAll(List<String> values, Function<String, T> parser) {

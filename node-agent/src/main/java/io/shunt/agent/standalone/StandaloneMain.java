@@ -3,12 +3,17 @@ package io.shunt.agent.standalone;
 import io.shunt.agent.AgentConfig;
 import io.shunt.agent.NodeAgent;
 import io.shunt.agent.registry.PodSpec;
+import io.shunt.hijack.TechniqueId;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -24,6 +29,8 @@ import java.util.concurrent.CountDownLatch;
                 ""},
         footer = {"", "Examples:",
                 "  shunt-agent --pod web=/var/run/netns/web",
+                "  shunt-agent --pod web=/var/run/netns/web --assume-missing tproxy     # what an older kernel gets",
+                "  shunt-agent --pod a=/var/run/netns/a --pod b=/var/run/netns/b --pod-technique b=redirect",
                 "  shunt-agent --pod a=/var/run/netns/a --pod b=/proc/4242/ns/net \\",
                 "              --exclude-cidr 10.96.0.1/32 --exclude-port 22,9000-9100",
                 "",
@@ -64,7 +71,14 @@ public final class StandaloneMain implements Callable<Integer> {
         List<PodSpec> podSpecs;
         try {
             config = options.toConfig();
-            podSpecs = pods.stream().map(PodSpec::parse).toList();
+            Map<String, TechniqueId> pinned = options.pinnedTechniques();
+            podSpecs = pods.stream().map(PodSpec::parse)
+                    .map(p -> pinned.containsKey(p.name()) ? p.withTechnique(pinned.get(p.name())) : p).toList();
+            Set<String> unknown = new TreeSet<>(pinned.keySet());
+            podSpecs.forEach(p -> unknown.remove(p.name()));
+            if (!unknown.isEmpty()) {
+                throw new IllegalArgumentException("--pod-technique names pods that no --pod gives: " + unknown);
+            }
         } catch (IllegalArgumentException e) {
             err.println("shunt-agent: " + e.getMessage());
             return EXIT_USAGE;
@@ -83,8 +97,9 @@ public final class StandaloneMain implements Callable<Integer> {
                 return EXIT_FAILURE;
             }
         }
-        spec.commandLine().getOut().println("shunt-agent ready: intercepting " + podSpecs.size() + " pod(s) with "
-                + config.technique().id() + " on " + config.engine().transport().id());
+        spec.commandLine().getOut().println("shunt-agent ready: intercepting " + podSpecs.size() + " pod(s) on "
+                + config.engine().transport().id() + ": " + agent.pods().stream()
+                .map(p -> p.name() + "=" + p.technique().id()).sorted().collect(Collectors.joining(", ")));
         spec.commandLine().getOut().flush();
         // Everything from here on happens in the shutdown hook, on SIGTERM or SIGINT.
         new CountDownLatch(1).await();

@@ -2,6 +2,8 @@ package io.shunt.agent.standalone;
 
 import io.shunt.agent.AgentConfig;
 import io.shunt.hijack.TechniqueId;
+import io.shunt.hijack.probe.Feature;
+import io.shunt.hijack.select.Selector;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.policy.Cidr;
 import io.shunt.hijack.policy.PortRange;
@@ -16,6 +18,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -89,9 +92,23 @@ class AgentOptionsTest {
     // --- the command line as picocli parses it ----------------------------------------------------
 
     @Test
+    void theAutoRankingInTheHelpIsTheSelectorsDefault() {
+        assertEquals(String.join(",", Selector.DEFAULT_RANKING.stream().map(TechniqueId::id).toList()),
+                AgentOptions.AUTO_RANKING);
+    }
+
+    @Test
+    void aTechniqueListIsARankingAndMaskedFeaturesAreParsed() {
+        AgentConfig config = configFrom("--pod", POD, "--technique", "redirect,tproxy", "--assume-missing", "tproxy,nft-socket");
+        assertEquals(List.of(TechniqueId.REDIRECT, TechniqueId.TPROXY), config.ranking());
+        assertEquals(Set.of(Feature.NFT_TPROXY, Feature.NFT_SOCKET), config.assumeMissing());
+    }
+
+    @Test
     void withOnlyAPodTheConfigIsTheDefaults() {
         AgentConfig config = configFrom("--pod", POD);
-        assertEquals(TechniqueId.REDIRECT, config.technique());
+        assertEquals(Selector.DEFAULT_RANKING, config.ranking());
+        assertTrue(config.assumeMissing().isEmpty());
         assertEquals(CapturePolicy.defaults(), config.policy());
         assertEquals(Transport.best(), config.engine().transport());
         assertEquals(Duration.ofSeconds(10), config.engine().connectTimeout());
@@ -160,7 +177,7 @@ class AgentOptionsTest {
             "--exclude-inbound-port=0             | port 0 is out of range",
             "--exclude-cidr=10.0.0.1/8            | 10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?",
             "--include-cidr=fd00::/8              | IPv6 CIDR 'fd00::/8'",
-            "--technique=nosuch                   | unknown technique 'nosuch'; known techniques: redirect",
+            "--technique=nosuch                   | unknown technique 'nosuch'; known techniques: redirect, tproxy",
             "--transport=kqueue                   | unknown transport 'kqueue'",
             "--idle-timeout=0s                    | --idle-timeout '0s' is not a positive duration",
             "--connect-timeout=10                 | --connect-timeout '10' is not a positive duration",

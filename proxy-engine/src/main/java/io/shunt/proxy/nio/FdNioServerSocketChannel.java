@@ -14,6 +14,10 @@ public final class FdNioServerSocketChannel extends NioServerSocketChannel {
         super(channel);
     }
 
+    public int fd() {
+        return NioFds.fd(javaChannel());
+    }
+
     @Override
     protected int doReadMessages(List<Object> buf) throws Exception {
         SocketChannel accepted = SocketUtils.accept(javaChannel());

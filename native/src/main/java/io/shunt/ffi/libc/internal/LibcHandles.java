@@ -45,6 +45,30 @@ public final class LibcHandles {
     public static final MethodHandle setsockopt$mh = errnoHandle("setsockopt",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
 
+    /** int unshare(int flags) */
+    public static final MethodHandle unshare$mh = errnoHandle("unshare", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    /**
+     * long syscall(long number, int a1, void *a2): a raw system call glibc has no wrapper for, e.g.
+     * {@code io_uring_setup(entries, params)}. Returns -1 and sets errno on failure.
+     */
+    public static final MethodHandle syscallIntPtr$mh = errnoHandle("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS), Linker.Option.firstVariadicArg(1));
+    /** long syscall(long number, int a1, void *a2, int a3), e.g. {@code bpf(cmd, attr, size)}. */
+    public static final MethodHandle syscallIntPtrInt$mh = errnoHandle("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), Linker.Option.firstVariadicArg(1));
+
+    /**
+     * io_uring_setup: 425 on every architecture (system calls from 403 on share one number table).
+     * Debian 12's glibc has no wrapper for it.
+     */
+    public static final long SYS_IO_URING_SETUP = 425;
+    /** bpf: architecture-specific; -1 where Shunt does not know it (the caller must refuse, not guess). */
+    public static final long SYS_BPF = switch (System.getProperty("os.arch")) {
+        case "amd64", "x86_64" -> 321;
+        case "aarch64", "riscv64" -> 280;
+        default -> -1;
+    };
+
     private static final MethodHandle strerror$mh = LINKER.downcallHandle(
             find("strerror"), FunctionDescriptor.of(ADDRESS, JAVA_INT));
 

@@ -15,10 +15,21 @@ import io.shunt.testbed.EchoServer;
 import io.shunt.testbed.PodClient;
 import io.shunt.testbed.PodNs;
 import io.shunt.testbed.Topology;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shunt.agent.registry.ManagedPod;
+import io.shunt.hijack.probe.Feature;
+import io.shunt.hijack.probe.KernelFeatures;
+import io.shunt.hijack.probe.KernelProbe;
+import io.shunt.hijack.select.Selector;
+import io.shunt.hijack.select.Verdict;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -28,8 +39,11 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -38,12 +52,23 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The walking skeleton against the real kernel: pods in their own network namespaces, an
- * upstream namespace with service addresses, the agent intercepting pod-a and pod-b with
- * {@code redirect}; pod-c is left alone as the control and for the failure cases.
+ * The conformance suite: the same end-to-end cases against every interception technique, each
+ * reported on its own. Pods live in their own network namespaces, an upstream namespace holds the
+ * service addresses, the agent intercepts pod-a and pod-b with the technique under test, and pod-c
+ * is left alone as the control and for the failure cases. A technique the running kernel does not
+ * offer is skipped with the probe's reason; set {@code -Dshunt.conformance.assume-missing=tproxy}
+ * to see that on this kernel.
  */
+@ParameterizedClass(name = "{0}")
+@EnumSource(TechniqueId.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class RedirectEndToEndTest {
+class ConformanceTest {
+    @Parameter
+    TechniqueId technique;
+
+    /** Why the kernel does not offer {@link #technique}, or null when it does. */
+    private String notOffered;
+
     private static final int SERVICE_PORT = 8080;
     private static final int EXCLUDED_PORT = 9090;
 
@@ -64,8 +89,15 @@ class RedirectEndToEndTest {
     private EchoServer appServer;
     private NodeAgent agent;
 
-    @BeforeAll
+    @BeforeParameterizedClassInvocation
     void buildTopologyAndStartAgent() throws IOException {
+        KernelFeatures features = KernelProbe.run().assumeMissing(maskedFeatures());
+        Verdict offered = new Selector(List.of(technique)).assess(features).getFirst();
+        if (offered.outcome() == Verdict.Outcome.SKIPPED) {
+            notOffered = technique.id() + " is not offered on this kernel: " + offered.reason();
+            return;
+        }
+        notOffered = null;
         topology = Topology.create("kt", 3);
         podA = topology.pod(0);
         podB = topology.pod(1);
@@ -91,14 +123,20 @@ class RedirectEndToEndTest {
         agent.addPod(new PodSpec("pod-b", podB.netnsPath()));
     }
 
-    @AfterAll
+    /** Each case of a technique the kernel does not offer is reported as skipped, with the reason. */
+    @BeforeEach
+    void requireTheTechnique() {
+        Assumptions.assumeTrue(notOffered == null, notOffered);
+    }
+
+    @AfterParameterizedClassInvocation
     void tearDown() throws IOException {
         try {
             if (agent != null) {
                 agent.close();
-                // After shutdown the pods' namespaces are exactly as before: no Shunt table left.
-                assertEquals("", rules(podA));
-                assertEquals("", rules(podB));
+                // After shutdown the pods' namespaces are exactly as before: nothing of Shunt left.
+                assertNothingInstalled(podA);
+                assertNothingInstalled(podB);
             }
         } finally {
             for (AutoCloseable c : new AutoCloseable[]{appServer, serviceServer, excludedCidrServer, excludedPortServer,
@@ -108,6 +146,12 @@ class RedirectEndToEndTest {
             if (topology != null) {
                 topology.close();
             }
+            // JUnit reuses this instance for the next technique: forget everything closed here, so a
+            // technique that is skipped does not tear down this one's resources a second time.
+            agent = null;
+            topology = null;
+            appServer = serviceServer = excludedCidrServer = excludedPortServer = null;
+            nsA = nsB = nsC = null;
         }
     }
 
@@ -208,7 +252,7 @@ class RedirectEndToEndTest {
         PodClient.Exchange exchange = PodClient.exchange(nsC, service, "control".getBytes());
         assertArrayEquals("control".getBytes(), exchange.echoedBytes());
         assertEquals(served + 1, serviceServer.accepted());
-        assertEquals("", rules(podC));
+        assertNothingInstalled(podC);
     }
 
     @Test
@@ -239,7 +283,7 @@ class RedirectEndToEndTest {
             PodSetupException e = assertThrows(PodSetupException.class,
                     () -> second.addPod(new PodSpec("pod-c", podC.netnsPath())));
             assertTrue(e.getMessage().contains("pod pod-c") && e.getMessage().contains("in use"), e.getMessage());
-            assertEquals("", rules(podC), "no rules may be installed for a pod whose listeners failed");
+            assertNothingInstalled(podC);
             assertTrue(second.pods().isEmpty());
             // The inbound port was never left open either.
             try (ServerSocketChannel probe = nsC.run(() -> ServerSocketChannel.open(StandardProtocolFamily.INET))) {
@@ -273,20 +317,52 @@ class RedirectEndToEndTest {
     @Test
     void releasingAPodRemovesItsRulesAndItsTrafficGoesDirectAgain() throws IOException {
         try (NodeAgent second = NodeAgent.start(config(CapturePolicy.defaults()))) {
-            second.addPod(new PodSpec("pod-c", podC.netnsPath()));
+            assertEquals(technique, second.addPod(new PodSpec("pod-c", podC.netnsPath())).technique());
             assertTrue(rules(podC).contains("table inet shunt"), rules(podC));
             PodClient.exchange(nsC, service, "via proxy".getBytes());
             assertEquals(1, second.counters("pod-c").orElseThrow().accepted());
 
             assertTrue(second.removePod("pod-c"));
-            assertEquals("", rules(podC));
+            assertNothingInstalled(podC);
             assertArrayEquals("direct".getBytes(), PodClient.exchange(nsC, service, "direct".getBytes()).echoedBytes());
             assertFalse(second.removePod("pod-c"), "releasing twice is a no-op");
         }
     }
 
+    @Test
+    void installingTheSameRulesAgainChangesNothing() throws IOException {
+        ManagedPod pod = agent.pod("pod-a").orElseThrow();
+        assertEquals(technique, pod.technique());
+        String before = installedState(podA);
+        pod.hijacker().install(pod.netns(), agent.config().policy());
+        assertEquals(before, installedState(podA));
+        assertArrayEquals("still".getBytes(), PodClient.exchange(nsA, service, "still".getBytes()).echoedBytes());
+    }
+
     private AgentConfig config(CapturePolicy policy) {
-        return new AgentConfig(TechniqueId.REDIRECT, policy, EngineConfig.defaults(), true);
+        return new AgentConfig(List.of(technique), maskedFeatures(), policy, EngineConfig.defaults(), true);
+    }
+
+    /** Features to treat as missing, to see on this kernel what an older one would get. */
+    private static Set<Feature> maskedFeatures() {
+        String masked = System.getProperty("shunt.conformance.assume-missing", "");
+        return masked.isBlank() ? Set.of()
+                : Arrays.stream(masked.split(",")).map(String::strip).map(Feature::fromId).collect(Collectors.toSet());
+    }
+
+    /** Rules, policy-routing rules and routes of a pod: everything a technique may install. */
+    private static String installedState(PodNs pod) throws IOException {
+        return rules(pod) + "\n--\n" + Topology.exec(pod.netnsName(), "ip", "rule") + "\n--\n"
+                + Topology.exec(pod.netnsName(), "ip", "route", "show", "table", "all");
+    }
+
+    private static void assertNothingInstalled(PodNs pod) throws IOException {
+        assertEquals("", rules(pod), "nftables rules left in " + pod.name());
+        String ipRules = Topology.exec(pod.netnsName(), "ip", "rule");
+        assertFalse(ipRules.contains("fwmark"), "policy-routing rules left in " + pod.name() + ":\n" + ipRules);
+        String routes = Topology.exec(pod.netnsName(), "ip", "route", "show", "table", "all");
+        assertFalse(routes.lines().anyMatch(l -> l.startsWith("local default")),
+                "a local default route left in " + pod.name() + ":\n" + routes);
     }
 
     private PodCounters.Snapshot counters(String pod) {

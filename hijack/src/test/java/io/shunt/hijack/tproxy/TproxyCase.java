@@ -1,0 +1,52 @@
+package io.shunt.hijack.tproxy;
+
+import io.shunt.hijack.policy.CapturePolicy;
+import io.shunt.hijack.policy.Cidr;
+import io.shunt.hijack.policy.PortRange;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+
+/** One table of policies drives the golden tests, the nft check and the kernel tests of tproxy. */
+enum TproxyCase {
+    DEFAULTS("defaults.nft", CapturePolicy.defaults()),
+    INCLUDE_EXCLUDE("include-exclude.nft", CapturePolicy.defaults()
+            .withOutboundPort(15101)
+            .withInboundPort(15106)
+            .withBypassMark(0xcafe)
+            .withIncludeOutboundCidrs(cidrs("10.0.0.0/8", "192.168.0.0/16"))
+            .withExcludeOutboundCidrs(cidrs("10.96.0.1", "10.1.0.0/16"))
+            .withExcludeOutboundPorts(ports("22", "8000-8100"))
+            .withExcludeInboundPorts(ports("9090", "15020-15021"))),
+    OUTBOUND_ONLY("outbound-only.nft", CapturePolicy.defaults()
+            .withExcludeOutboundCidrs(cidrs("169.254.169.254"))
+            .withCaptureInbound(false));
+
+    final String golden;
+    final CapturePolicy policy;
+
+    TproxyCase(String golden, CapturePolicy policy) {
+        this.golden = golden;
+        this.policy = policy;
+    }
+
+    String goldenScript() throws IOException {
+        try (InputStream in = TproxyCase.class.getResourceAsStream("/golden/tproxy/" + golden)) {
+            if (in == null) {
+                throw new IOException("golden file /golden/tproxy/" + golden + " is missing from test resources");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    static List<Cidr> cidrs(String... text) {
+        return Arrays.stream(text).map(Cidr::parse).toList();
+    }
+
+    static List<PortRange> ports(String... text) {
+        return Arrays.stream(text).map(PortRange::parse).toList();
+    }
+}
