@@ -71,6 +71,7 @@ class ConformanceTest {
 
     private static final int SERVICE_PORT = 8080;
     private static final int EXCLUDED_PORT = 9090;
+    private static final int EXCLUDED_INBOUND_PORT = 8081;
 
     private Topology topology;
     private PodNs podA;
@@ -87,6 +88,7 @@ class ConformanceTest {
     private EchoServer excludedCidrServer;
     private EchoServer excludedPortServer;
     private EchoServer appServer;
+    private EchoServer unmeshedAppServer;
     private NodeAgent agent;
 
     @BeforeParameterizedClassInvocation
@@ -115,10 +117,12 @@ class ConformanceTest {
         }
         appInPodA = new InetSocketAddress(podA.address(), SERVICE_PORT);
         appServer = EchoServer.start(nsA, appInPodA);
+        unmeshedAppServer = EchoServer.start(nsA, new InetSocketAddress(podA.address(), EXCLUDED_INBOUND_PORT));
 
         agent = NodeAgent.start(config(CapturePolicy.defaults()
                 .withExcludeOutboundCidrs(List.of(Cidr.parse(topology.serviceAddress(1).getHostAddress() + "/32")))
-                .withExcludeOutboundPorts(List.of(PortRange.of(EXCLUDED_PORT)))));
+                .withExcludeOutboundPorts(List.of(PortRange.of(EXCLUDED_PORT)))
+                .withExcludeInboundPorts(List.of(PortRange.of(EXCLUDED_INBOUND_PORT)))));
         agent.addPod(new PodSpec("pod-a", podA.netnsPath()));
         agent.addPod(new PodSpec("pod-b", podB.netnsPath()));
     }
@@ -139,7 +143,7 @@ class ConformanceTest {
                 assertNothingInstalled(podB);
             }
         } finally {
-            for (AutoCloseable c : new AutoCloseable[]{appServer, serviceServer, excludedCidrServer, excludedPortServer,
+            for (AutoCloseable c : new AutoCloseable[]{appServer, unmeshedAppServer, serviceServer, excludedCidrServer, excludedPortServer,
                     nsA, nsB, nsC}) {
                 closeQuietly(c);
             }
@@ -150,7 +154,7 @@ class ConformanceTest {
             // technique that is skipped does not tear down this one's resources a second time.
             agent = null;
             topology = null;
-            appServer = serviceServer = excludedCidrServer = excludedPortServer = null;
+            appServer = unmeshedAppServer = serviceServer = excludedCidrServer = excludedPortServer = null;
             nsA = nsB = nsC = null;
         }
     }
@@ -244,6 +248,19 @@ class ConformanceTest {
             assertArrayEquals("from outside".getBytes(), exchange.echoedBytes());
         }
         assertEquals(before.accepted() + 1, awaitIdle("pod-a").accepted());
+    }
+
+    @Test
+    void anExcludedInboundPortReachesTheAppDirectlyAndItsRepliesGetBack() throws IOException {
+        PodCounters.Snapshot before = counters("pod-a");
+        InetSocketAddress unmeshed = new InetSocketAddress(podA.address(), EXCLUDED_INBOUND_PORT);
+        try (NetNs up = topology.upstream().open()) {
+            PodClient.Exchange exchange = PodClient.exchange(up, unmeshed, "not meshed".getBytes(), Duration.ofSeconds(10));
+            assertArrayEquals("not meshed".getBytes(), exchange.echoedBytes());
+        }
+        // No proxy in between: the app sees the real client, and the proxy saw nothing.
+        assertEquals(podA.gateway(), unmeshedAppServer.peers().getLast().getAddress());
+        assertEquals(before.accepted(), counters("pod-a").accepted());
     }
 
     @Test

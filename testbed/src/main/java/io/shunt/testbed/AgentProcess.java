@@ -105,6 +105,19 @@ public final class AgentProcess implements AutoCloseable {
         }
     }
 
+    /** SIGKILL: the agent gets no chance to clean up, as in a crash or an OOM kill. */
+    public void kill() throws IOException {
+        process.destroyForcibly();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                throw new IOException("the agent (pid " + process.pid() + ") did not die within 10 s of SIGKILL");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while killing the agent", e);
+        }
+    }
+
     @Override
     public void close() throws IOException {
         if (process.isAlive()) {

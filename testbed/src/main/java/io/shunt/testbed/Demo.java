@@ -77,16 +77,16 @@ public final class Demo {
                     rows.add(exchange(agent, "pod-a -> excluded database", nsA, database, 0, false));
 
                     heading("5. What the agent saw");
-                    out.printf("   %-27s %-10s %-9s %-9s %-21s %-21s %s%n", "request", "result", "pod", "direction",
+                    out.printf("   %-27s %-10s %-9s %-9s %-9s %-21s %-21s %s%n", "request", "result", "pod", "technique", "direction",
                             "original destination", "client as seen", "bytes (client/upstream)");
                     for (Row row : rows) {
                         for (Map<String, String> c : row.connections()) {
-                            out.printf("   %-27s %-10s %-9s %-9s %-21s %-21s %s/%s%n", row.label(), "captured", c.get("pod"),
-                                    c.get("direction"), c.get("original_dst"), c.get("client"),
+                            out.printf("   %-27s %-10s %-9s %-9s %-9s %-21s %-21s %s/%s%n", row.label(), "captured", c.get("pod"),
+                                    c.get("technique"), c.get("direction"), c.get("original_dst"), c.get("client"),
                                     c.get("bytes_from_client"), c.get("bytes_from_upstream"));
                         }
                         if (row.connections().isEmpty()) {
-                            out.printf("   %-27s %-10s %-9s %-9s %-21s%n", row.label(), "bypassed", "-", "-", "(excluded CIDR)");
+                            out.printf("   %-27s %-10s %-9s %-9s %-9s %-21s%n", row.label(), "bypassed", "-", "-", "-", "(excluded CIDR)");
                         }
                         out.println("   " + " ".repeat(27) + " upstream said: \"" + row.hello() + "\"");
                     }

@@ -20,6 +20,8 @@ final class NftProbes {
     static final String REDIRECT_RULE = "meta l4proto tcp redirect to :15001";
     static final String TPROXY_RULE = "meta l4proto tcp tproxy ip to 127.0.0.1:15001";
     static final String SOCKET_RULE = "socket transparent 1 return";
+    static final String REJECT_RULE = "meta mark 0x00005349 meta l4proto tcp reject with tcp reset";
+    static final String CT_RULE = "ct direction reply return";
     private static final Pattern NFT_ERROR = Pattern.compile("Error: (.*)$");
 
     private record Attempt(Feature feature, String what, String script) {
@@ -37,15 +39,20 @@ final class NftProbes {
                     \t}
                     }
                     """.formatted(REDIRECT_RULE)),
-            new Attempt(Feature.NFT_TPROXY, "'" + TPROXY_RULE + "' in a filter prerouting chain", """
+            // tproxy is followed by a reset for what it cannot place, so a missing listener refuses
+            // connections instead of hanging them: both must load for the technique to work.
+            new Attempt(Feature.NFT_TPROXY, "'" + TPROXY_RULE + "' and '" + REJECT_RULE + "' in a filter prerouting chain",
+                    """
                     table inet shunt_probe_tproxy {
                     \tchain shunt_inbound_probe {
                     \t\ttype filter hook prerouting priority mangle; policy accept;
                     \t\t%s
+                    \t\t%s
                     \t}
                     }
-                    """.formatted(TPROXY_RULE)),
-            new Attempt(Feature.NFT_SOCKET, "'" + SOCKET_RULE + "' in a filter prerouting chain and a route output chain",
+                    """.formatted(TPROXY_RULE, REJECT_RULE)),
+            new Attempt(Feature.NFT_SOCKET, "'" + SOCKET_RULE + "' in a filter prerouting chain and, with '" + CT_RULE
+                    + "', in a route output chain",
                     """
                     table inet shunt_probe_socket {
                     \tchain shunt_inbound_probe {
@@ -55,9 +62,10 @@ final class NftProbes {
                     \tchain shunt_outbound_probe {
                     \t\ttype route hook output priority mangle; policy accept;
                     \t\t%1$s
+                    \t\t%2$s
                     \t}
                     }
-                    """.formatted(SOCKET_RULE)));
+                    """.formatted(SOCKET_RULE, CT_RULE)));
 
     private NftProbes() {
     }

@@ -78,6 +78,10 @@ public final class TproxyRuleRenderer {
         // the proxy's transparent sockets answer remote clients from the pod's address: marking their
         // packets (a SYN-ACK to an inbound client, say) would route them back into the proxy
         rules.add("socket transparent 1 return");
+        // replies of connections that came in from outside (an excluded inbound port, say) belong
+        // to those connections, not to new outbound ones: marking them would route them into lo,
+        // where nothing takes them (measured: such connections hung)
+        rules.add("ct direction reply return");
         // the proxy's own upstream sockets carry this mark; diverting them again would loop
         rules.add("meta mark " + mark(policy.bypassMark()) + " return");
         // includes 127.0.0.0/8 and the pod's own addresses: that traffic never leaves the pod
@@ -102,6 +106,10 @@ public final class TproxyRuleRenderer {
         // nft insists on a transport match in the same rule as a tproxy statement
         rules.add("iifname \"lo\" meta mark " + mark(settings.mark()) + " meta l4proto tcp tproxy ip to 127.0.0.1:"
                 + policy.outboundPort() + " accept");
+        // tproxy finds no listener when the agent is gone: the packet would then be delivered
+        // locally to an address that is not local, and the kernel's reset for it cannot be routed,
+        // so the client would hang. Refuse it instead, as redirect does (measured both ways).
+        rules.add(refuse("iifname \"lo\" ", settings));
         rules.add("iifname \"lo\" return");
         if (policy.captureInbound()) {
             // only connections addressed to the pod; anything it forwards or broadcasts is not inbound
@@ -116,8 +124,14 @@ public final class TproxyRuleRenderer {
             rules.add("tcp flags & (fin | syn | rst | ack) != syn socket transparent 0 return");
             rules.add("meta l4proto tcp meta mark set " + mark(settings.mark()) + " tproxy ip to :"
                     + policy.inboundPort() + " accept");
+            // no inbound listener (agent gone): refuse, never hang, and never bypass the proxy silently
+            rules.add(refuse("", settings));
         }
         return rules;
+    }
+
+    private static String refuse(String match, TproxySettings settings) {
+        return match + "meta mark " + mark(settings.mark()) + " meta l4proto tcp reject with tcp reset";
     }
 
     /** IPv6 is never diverted, so a proxy that cannot handle it can never black-hole it. */
