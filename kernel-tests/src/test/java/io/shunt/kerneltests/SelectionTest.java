@@ -113,6 +113,20 @@ class SelectionTest {
         }
     }
 
+    @Test
+    void foreignLegacyIptablesTablesInThePodAreReported() throws IOException {
+        try (NodeAgent agent = NodeAgent.start(config(Set.of()))) {
+            assertEquals(List.of(), agent.addPod(new PodSpec("pod-a", pod.netnsPath())).foreignLegacyTables());
+            agent.removePod("pod-a");
+            // Another tool, still on iptables-legacy, adds a rule in the pod.
+            Topology.exec(pod.netnsName(), "iptables-legacy", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "--dport", "9",
+                    "-j", "RETURN");
+            ManagedPod managed = agent.addPod(new PodSpec("pod-a", pod.netnsPath()));
+            assertTrue(managed.foreignLegacyTables().contains("nat"), managed.foreignLegacyTables().toString());
+            assertCaptured(agent);
+        }
+    }
+
     private void assertCaptured(NodeAgent agent) throws IOException {
         long before = agent.counters("pod-a").orElseThrow().accepted();
         assertArrayEquals("hello".getBytes(), PodClient.exchange(podNs, service, "hello".getBytes()).echoedBytes());

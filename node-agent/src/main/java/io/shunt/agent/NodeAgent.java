@@ -8,6 +8,7 @@ import io.shunt.hijack.HijackException;
 import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.probe.KernelFeatures;
 import io.shunt.hijack.probe.KernelProbe;
+import io.shunt.hijack.probe.LegacyIptables;
 import io.shunt.hijack.select.NoTechniqueException;
 import io.shunt.hijack.select.Selection;
 import io.shunt.hijack.select.Selector;
@@ -104,7 +105,8 @@ public final class NodeAgent implements AutoCloseable {
             netns.close();
             throw new PodSetupException(spec.name(), "intercepting it", e);
         }
-        ManagedPod pod = new ManagedPod(spec, netns, installed[0].attached(), installed[0].binding().hijacker(), selection);
+        ManagedPod pod = new ManagedPod(spec, netns, installed[0].attached(), installed[0].binding().hijacker(), selection,
+                foreignLegacyTables(spec, netns));
         registry.add(pod);
         for (Verdict v : selection.verdicts()) {
             if (v.outcome() == Verdict.Outcome.FAILED) {
@@ -116,6 +118,25 @@ public final class NodeAgent implements AutoCloseable {
                 config.policy().captureInbound() ? addressOf(config.policy().inboundPort(), false) : "-",
                 selection.describe());
         return pod;
+    }
+
+    /**
+     * Legacy iptables rules are the first install failure of iptables-based meshes: they run
+     * beside nftables and can divert or drop what Shunt captures. They are reported, not guessed at.
+     */
+    private static List<String> foreignLegacyTables(PodSpec spec, NetNs netns) {
+        try {
+            List<String> tables = LegacyIptables.tablesIn(netns);
+            if (!tables.isEmpty()) {
+                LOG.warn("pod={} has legacy iptables tables {} from another tool; their rules run alongside Shunt's "
+                        + "nftables rules and may conflict with them (inspect with: nsenter --net={} iptables-legacy-save)",
+                        spec.name(), tables, spec.netns());
+            }
+            return tables;
+        } catch (IOException e) {
+            LOG.warn("pod={}: could not check for legacy iptables tables: {}", spec.name(), e.getMessage());
+            return List.of();
+        }
     }
 
     /** One attempt: listeners first, then rules; a failure of the rules closes the listeners again. */
