@@ -31,9 +31,14 @@ public final class ScratchNetNs implements AutoCloseable {
     }
 
     @Override
-    public void close() throws IOException, InterruptedException {
+    public void close() throws IOException {
         netns.close();
-        ip("netns", "del", name);
+        try {
+            ip("netns", "del", name);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while deleting netns " + name, e);
+        }
         if (Files.exists(path())) {
             throw new IOException("netns " + name + " still exists after ip netns del");
         }

@@ -7,6 +7,7 @@ import io.shunt.hijack.HijackException;
 import io.shunt.hijack.Hijacker;
 import io.shunt.hijack.RulePlan;
 import io.shunt.hijack.TechniqueId;
+import io.shunt.hijack.nft.NftRuleset;
 import io.shunt.hijack.policy.CapturePolicy;
 
 import java.io.IOException;
@@ -43,9 +44,9 @@ public final class RedirectHijacker implements Hijacker {
     @Override
     public void remove(NetNs pod) throws HijackException {
         run(pod, "remove", "the pod's rules are unchanged (the script is one transaction)",
-                () -> Nftables.run(RedirectRuleRenderer.removeScript()));
-        if (run(pod, "remove (verify)", "", RedirectHijacker::tablePresent)) {
-            throw new HijackException(technique(), "remove", pod.path(), "table " + RedirectRuleRenderer.TABLE
+                () -> Nftables.run(NftRuleset.removeScript()));
+        if (run(pod, "remove (verify)", "", NftRuleset::tablePresentHere)) {
+            throw new HijackException(technique(), "remove", pod.path(), "table " + NftRuleset.TABLE
                     + " is still present after the remove script ran, so the pod's traffic may still be diverted; "
                     + "check whether another process (a second agent?) manages this pod, then retry the remove", null);
         }
@@ -54,15 +55,11 @@ public final class RedirectHijacker implements Hijacker {
     @Override
     public Optional<String> installed(NetNs pod) throws HijackException {
         // list tables first: listing a missing table is an error we would otherwise have to parse
-        return run(pod, "read rules", "", () -> tablePresent()
-                ? Optional.of(Nftables.run("list table " + RedirectRuleRenderer.TABLE))
+        return run(pod, "read rules", "", () -> NftRuleset.tablePresentHere()
+                ? Optional.of(Nftables.run("list table " + NftRuleset.TABLE))
                 : Optional.empty());
     }
 
-    private static boolean tablePresent() throws NftException {
-        return Nftables.run("list tables").lines()
-                .anyMatch(line -> line.strip().equals("table " + RedirectRuleRenderer.TABLE));
-    }
 
     private <T> T run(NetNs pod, String operation, String consequence, NetNs.NetNsAction<T, NftException> action)
             throws HijackException {

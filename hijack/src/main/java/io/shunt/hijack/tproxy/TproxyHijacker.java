@@ -9,6 +9,7 @@ import io.shunt.hijack.HijackException;
 import io.shunt.hijack.Hijacker;
 import io.shunt.hijack.RulePlan;
 import io.shunt.hijack.TechniqueId;
+import io.shunt.hijack.nft.NftRuleset;
 import io.shunt.hijack.policy.CapturePolicy;
 
 import java.io.IOException;
@@ -124,7 +125,7 @@ public final class TproxyHijacker implements Hijacker {
     @Override
     public void remove(NetNs pod) throws HijackException {
         run(pod, "remove", () -> {
-            Nftables.run(TproxyRuleRenderer.removeScript());
+            Nftables.run(NftRuleset.removeScript());
             if (PolicyRoutes.fwmarkRules().contains(settings.rule())) {
                 PolicyRoutes.deleteFwmarkRule(settings.mark(), settings.table(), settings.rulePriority());
             }
@@ -151,8 +152,8 @@ public final class TproxyHijacker implements Hijacker {
     public Optional<String> installed(NetNs pod) throws HijackException {
         return run(pod, "read rules", () -> {
             StringBuilder out = new StringBuilder();
-            if (tablePresent()) {
-                out.append(Nftables.run("list table " + TproxyRuleRenderer.TABLE));
+            if (NftRuleset.tablePresentHere()) {
+                out.append(Nftables.run("list table " + NftRuleset.TABLE));
             }
             if (PolicyRoutes.fwmarkRules().contains(settings.rule())) {
                 out.append("ip rule: ").append(settings.rule()).append('\n');
@@ -167,8 +168,8 @@ public final class TproxyHijacker implements Hijacker {
     /** What of this technique is in the namespace, one description per part. */
     private List<String> present() throws IOException {
         List<String> parts = new ArrayList<>();
-        if (tablePresent()) {
-            parts.add("nft table " + TproxyRuleRenderer.TABLE);
+        if (NftRuleset.tablePresentHere()) {
+            parts.add("nft table " + NftRuleset.TABLE);
         }
         if (PolicyRoutes.fwmarkRules().contains(settings.rule())) {
             parts.add("ip rule " + settings.rule());
@@ -179,11 +180,6 @@ public final class TproxyHijacker implements Hijacker {
         return parts;
     }
 
-    private static boolean tablePresent() throws NftException {
-        // list tables first: listing a missing table is an error we would otherwise have to parse
-        return Nftables.run("list tables").lines()
-                .anyMatch(line -> line.strip().equals("table " + TproxyRuleRenderer.TABLE));
-    }
 
     private <T> T run(NetNs pod, String operation, NetNs.NetNsAction<T, IOException> action,
                       Consequence consequence) throws HijackException {

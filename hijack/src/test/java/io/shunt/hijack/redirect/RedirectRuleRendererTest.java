@@ -1,5 +1,6 @@
 package io.shunt.hijack.redirect;
 
+import io.shunt.hijack.nft.NftRuleset;
 import io.shunt.hijack.RulePlan;
 import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.policy.CapturePolicy;
@@ -36,13 +37,13 @@ class RedirectRuleRendererTest {
     @Test
     void refusesToRenderAChainWithoutThePrefix() {
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> RedirectRuleRenderer.chain("OUTPUT", "output", List.of("return")));
+                () -> NftRuleset.chain("OUTPUT", "nat", "output", -100, List.of("return")));
         assertTrue(e.getMessage().contains("'OUTPUT'") && e.getMessage().contains("shunt_"), e.getMessage());
     }
 
     @Test
     void removeScriptDeletesOnlyTheShuntTableAndToleratesItsAbsence() {
-        assertEquals("table inet shunt {}\ndelete table inet shunt\n", RedirectRuleRenderer.removeScript());
+        assertEquals("table inet shunt {}\ndelete table inet shunt\n", NftRuleset.removeScript());
     }
 
     @Test
@@ -52,7 +53,7 @@ class RedirectRuleRendererTest {
         assertEquals(TechniqueId.REDIRECT, plan.technique());
         assertSame(policy, plan.policy());
         assertEquals(RedirectRuleRenderer.installScript(policy), plan.nftScript());
-        assertEquals(RedirectRuleRenderer.removeScript(), plan.removeScript());
+        assertEquals(NftRuleset.removeScript(), plan.removeScript());
         assertEquals(plan.nftScript(), plan.toString());
     }
 

@@ -1,5 +1,6 @@
 package io.shunt.hijack.tproxy;
 
+import io.shunt.hijack.nft.NftRuleset;
 import io.shunt.ffi.ScratchNetNs;
 import io.shunt.ffi.nft.Nftables;
 import io.shunt.hijack.RulePlan;
@@ -75,13 +76,13 @@ class TproxyRuleRendererTest {
     @Test
     void refusesToRenderAChainWithoutThePrefix() {
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> TproxyRuleRenderer.chain("PREROUTING", "filter", "prerouting", List.of("return")));
+                () -> NftRuleset.chain("PREROUTING", "filter", "prerouting", -150, List.of("return")));
         assertTrue(e.getMessage().contains("'PREROUTING'") && e.getMessage().contains("shunt_"), e.getMessage());
     }
 
     @Test
     void removeScriptDeletesOnlyTheShuntTableAndToleratesItsAbsence() {
-        assertEquals("table inet shunt {}\ndelete table inet shunt\n", TproxyRuleRenderer.removeScript());
+        assertEquals("table inet shunt {}\ndelete table inet shunt\n", NftRuleset.removeScript());
     }
 
     @Test
@@ -94,7 +95,7 @@ class TproxyRuleRendererTest {
         assertEquals(TechniqueId.TPROXY, nft.technique());
         assertSame(policy, nft.policy());
         assertEquals(TproxyRuleRenderer.installScript(policy, DEFAULTS), nft.nftScript());
-        assertEquals(TproxyRuleRenderer.removeScript(), nft.removeScript());
+        assertEquals(NftRuleset.removeScript(), nft.removeScript());
         assertEquals(nft.nftScript(), nft.toString());
         assertEquals(List.of("ip rule add fwmark 0x5349 lookup 21321 priority 100",
                 "ip route add local 0.0.0.0/0 dev lo table 21321"), plan.routingSteps());
