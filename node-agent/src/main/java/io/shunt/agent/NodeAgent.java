@@ -1,7 +1,9 @@
 package io.shunt.agent;
 
 import io.shunt.agent.registry.ManagedPod;
+import io.shunt.agent.registry.PodRecord;
 import io.shunt.agent.registry.PodRegistry;
+import io.shunt.agent.registry.PodStore;
 import io.shunt.agent.registry.PodSpec;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.HijackException;
@@ -24,6 +26,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -45,10 +48,13 @@ public final class NodeAgent implements AutoCloseable {
     private final Selector selector;
     private final ProxyEngine engine;
     private final PodRegistry registry = new PodRegistry();
+    private final Optional<PodStore> store;
+    private volatile boolean ready;
     private boolean closed;
 
-    private NodeAgent(AgentConfig config, KernelFeatures features) {
+    private NodeAgent(AgentConfig config, KernelFeatures features, Optional<PodStore> store) {
         this.config = config;
+        this.store = store;
         this.features = features;
         this.selector = new Selector(config.ranking());
         ConnectionObserver observer = config.logConnections()
@@ -59,9 +65,70 @@ public final class NodeAgent implements AutoCloseable {
                 config.engine().transport().id(), config.engine().eventLoops(), selector.assess(features));
     }
 
-    /** Starts the agent after probing the kernel (with {@link AgentConfig#assumeMissing()} masked). */
+    /**
+     * Starts the agent after probing the kernel (with {@link AgentConfig#assumeMissing()} masked),
+     * without persisting its pods.
+     */
     public static NodeAgent start(AgentConfig config) {
-        return new NodeAgent(config, KernelProbe.run().assumeMissing(config.assumeMissing()));
+        NodeAgent agent = new NodeAgent(config, KernelProbe.run().assumeMissing(config.assumeMissing()), Optional.empty());
+        agent.ready = true;
+        return agent;
+    }
+
+    /**
+     * Starts the agent, then takes back the pods persisted in {@code store} by an earlier run: a
+     * pod whose namespace still exists gets its interception again (listeners reopened, rules
+     * replaced in one transaction, so nothing is installed twice); a pod whose namespace is gone is
+     * forgotten, its rules went with it. The agent is {@link #ready()} only after that.
+     */
+    public static NodeAgent start(AgentConfig config, PodStore store) throws IOException {
+        NodeAgent agent = new NodeAgent(config, KernelProbe.run().assumeMissing(config.assumeMissing()),
+                Optional.of(store));
+        try {
+            agent.reconcile(store.load());
+        } catch (IOException | RuntimeException e) {
+            agent.close();
+            throw e;
+        }
+        agent.ready = true;
+        return agent;
+    }
+
+    /** Whether the agent has taken back its persisted pods and may accept new ones. */
+    public boolean ready() {
+        return ready;
+    }
+
+    private synchronized void reconcile(List<PodRecord> persisted) throws IOException {
+        int kept = 0;
+        for (PodRecord record : persisted) {
+            PodSpec spec;
+            try {
+                spec = PodSpec.fromRecord(record);
+            } catch (IllegalArgumentException e) {
+                LOG.error("pod={}: persisted record is invalid ({}); forgetting it", record.name(), e.getMessage());
+                continue;
+            }
+            if (!Files.exists(spec.netns())) {
+                LOG.info("pod={}: its network namespace {} is gone; forgetting it (its rules went with it)",
+                        spec.name(), spec.netns());
+                continue;
+            }
+            try {
+                addPod(spec, false);
+                kept++;
+            } catch (IOException | RuntimeException e) {
+                LOG.error("pod={}: could not take it back after restart: {}", spec.name(), e.getMessage());
+            }
+        }
+        persist();
+        LOG.info("reconciled: {} of {} persisted pod(s) intercepted again", kept, persisted.size());
+    }
+
+    private void persist() throws IOException {
+        if (store.isPresent()) {
+            store.get().save(registry.all().stream().map(p -> p.spec().toRecord()).toList());
+        }
     }
 
     public AgentConfig config() {
@@ -79,6 +146,10 @@ public final class NodeAgent implements AutoCloseable {
      * On failure nothing of the pod stays installed or open.
      */
     public synchronized ManagedPod addPod(PodSpec spec) throws IOException {
+        return addPod(spec, true);
+    }
+
+    private ManagedPod addPod(PodSpec spec, boolean persist) throws IOException {
         if (closed) {
             throw new IllegalStateException("agent is shut down");
         }
@@ -108,6 +179,9 @@ public final class NodeAgent implements AutoCloseable {
         ManagedPod pod = new ManagedPod(spec, netns, installed[0].attached(), installed[0].binding().hijacker(), selection,
                 foreignLegacyTables(spec, netns));
         registry.add(pod);
+        if (persist) {
+            persistOrUndo(pod);
+        }
         for (Verdict v : selection.verdicts()) {
             if (v.outcome() == Verdict.Outcome.FAILED) {
                 LOG.warn("pod={} technique={} failed to install, fell back: {}", spec.name(), v.technique().id(), v.reason());
@@ -136,6 +210,22 @@ public final class NodeAgent implements AutoCloseable {
         } catch (IOException e) {
             LOG.warn("pod={}: could not check for legacy iptables tables: {}", spec.name(), e.getMessage());
             return List.of();
+        }
+    }
+
+    /** A pod the agent could not record would be lost on restart: undo it rather than keep it unrecorded. */
+    private void persistOrUndo(ManagedPod pod) throws IOException {
+        try {
+            persist();
+        } catch (IOException e) {
+            registry.remove(pod.name());
+            try {
+                pod.hijacker().remove(pod.netns());
+            } finally {
+                pod.engine().close(true);
+                pod.netns().close();
+            }
+            throw new PodSetupException(pod.name(), "recording it in " + store.map(PodStore::file).orElseThrow(), e);
         }
     }
 
@@ -170,9 +260,26 @@ public final class NodeAgent implements AutoCloseable {
         } finally {
             pod.engine().close(true);
             pod.netns().close();
+            if (!closed) {
+                persistQuietly();
+            }
         }
         LOG.info("pod={} technique={} released: rules removed, listeners closed", name, pod.technique().id());
         return true;
+    }
+
+    private void persistQuietly() {
+        try {
+            persist();
+        } catch (IOException e) {
+            // The pod is released either way; a stale record is dropped by the next reconcile.
+            LOG.error("could not update the pod state file: {}", e.getMessage());
+        }
+    }
+
+    public Optional<ManagedPod> podByContainer(String containerId) {
+        return containerId.isEmpty() ? Optional.empty()
+                : registry.all().stream().filter(p -> p.spec().containerId().equals(containerId)).findFirst();
     }
 
     public Optional<PodCounters.Snapshot> counters(String pod) {

@@ -7,13 +7,13 @@ import java.util.Objects;
  * What the CNI plugin tells the agent about one CNI call. The plugin stays thin: it forwards
  * what the runtime gave it, and the agent decides.
  *
- * @param command      ADD, DEL or CHECK
+ * @param command      ADD, DEL, CHECK (one container), STATUS or GC (the agent, CNI 1.1)
  * @param containerId  CNI_CONTAINERID: the sandbox's id, the key the runtime uses for DEL
  * @param netns        CNI_NETNS: path of the sandbox's network namespace; may be empty on DEL
  * @param ifName       CNI_IFNAME
  * @param podNamespace K8S_POD_NAMESPACE from CNI_ARGS, or empty outside Kubernetes
  * @param podName      K8S_POD_NAME from CNI_ARGS, or empty
- * @param podUid       K8S_POD_INFRA_CONTAINER_ID / K8S_POD_UID from CNI_ARGS, or empty
+ * @param podUid       K8S_POD_UID from CNI_ARGS, or empty
  * @param ips          the pod's addresses from prevResult, e.g. "10.22.0.5/16"
  * @param validContainerIds GC only: the container ids of the attachments the runtime still has
  *                     (cni.dev/valid-attachments); every other pod of this network may be released

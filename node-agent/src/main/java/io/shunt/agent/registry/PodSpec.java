@@ -12,15 +12,17 @@ import java.util.regex.Pattern;
  *
  * @param name      unique on this node, e.g. "default/web-1" or "pod-a"
  * @param netns     e.g. /var/run/netns/cni-1234 or /proc/4242/ns/net
- * @param technique a technique pinned for this pod, overriding the node's ranking
+ * @param technique   a technique pinned for this pod, overriding the node's ranking
+ * @param containerId the CNI container id when the pod came through CNI, else empty
  */
-public record PodSpec(String name, Path netns, Optional<TechniqueId> technique) {
+public record PodSpec(String name, Path netns, Optional<TechniqueId> technique, String containerId) {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,252}");
 
     public PodSpec {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(netns, "netns");
         Objects.requireNonNull(technique, "technique");
+        containerId = containerId == null ? "" : containerId;
         if (!NAME.matcher(name).matches()) {
             throw new IllegalArgumentException("pod name '" + name + "' is not valid: use letters, digits and . _ / -,"
                     + " starting with a letter or digit, at most 253 characters");
@@ -32,11 +34,26 @@ public record PodSpec(String name, Path netns, Optional<TechniqueId> technique) 
 
     /** A pod that follows the node's technique ranking. */
     public PodSpec(String name, Path netns) {
-        this(name, netns, Optional.empty());
+        this(name, netns, Optional.empty(), "");
     }
 
     public PodSpec withTechnique(TechniqueId pinned) {
-        return new PodSpec(name, netns, Optional.of(pinned));
+        return new PodSpec(name, netns, Optional.of(pinned), containerId);
+    }
+
+    public PodSpec withContainerId(String id) {
+        return new PodSpec(name, netns, technique, id);
+    }
+
+    /** What the agent persists of this pod. */
+    public PodRecord toRecord() {
+        return new PodRecord(name, netns.toString(), containerId, technique.map(TechniqueId::id).orElse(""));
+    }
+
+    /** The pod a persisted record describes. */
+    public static PodSpec fromRecord(PodRecord r) {
+        PodSpec spec = new PodSpec(r.name(), Path.of(r.netns())).withContainerId(r.containerId());
+        return r.pinned().isEmpty() ? spec : spec.withTechnique(TechniqueId.fromId(r.pinned()));
     }
 
     /** Parses {@code NAME=PATH}, the form the standalone agent takes on its command line. */

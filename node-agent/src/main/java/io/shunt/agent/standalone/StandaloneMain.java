@@ -1,6 +1,10 @@
 package io.shunt.agent.standalone;
 
 import io.shunt.agent.AgentConfig;
+import io.shunt.agent.CniPods;
+import io.shunt.agent.cni.CniEndpoint;
+import io.shunt.agent.registry.PodStore;
+import io.shunt.api.cni.CniWire;
 import io.shunt.agent.NodeAgent;
 import io.shunt.agent.registry.PodSpec;
 import io.shunt.hijack.TechniqueId;
@@ -9,6 +13,9 @@ import picocli.CommandLine.Command;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -31,6 +38,7 @@ import java.util.concurrent.CountDownLatch;
                 "  shunt-agent --pod web=/var/run/netns/web",
                 "  shunt-agent --pod web=/var/run/netns/web --assume-missing tproxy     # what an older kernel gets",
                 "  shunt-agent --pod a=/var/run/netns/a --pod b=/var/run/netns/b --pod-technique b=redirect",
+                "  shunt-agent --cni-socket /run/shunt/cni.sock --state-file /var/lib/shunt/pods.json",
                 "  shunt-agent --pod a=/var/run/netns/a --pod b=/proc/4242/ns/net \\",
                 "              --exclude-cidr 10.96.0.1/32 --exclude-port 22,9000-9100",
                 "",
@@ -42,14 +50,28 @@ public final class StandaloneMain implements Callable<Integer> {
     @CommandLine.Mixin
     AgentOptions options = new AgentOptions();
 
-    @CommandLine.Option(names = "--pod", required = true, paramLabel = "NAME=NETNS",
+    @CommandLine.Option(names = "--pod", paramLabel = "NAME=NETNS",
             description = "A pod to intercept: its name and network namespace path. Repeatable.")
-    List<String> pods;
+    List<String> pods = new ArrayList<>();
+
+    @CommandLine.Option(names = "--cni-socket", paramLabel = "PATH",
+            description = "Serve the shunt-cni plugin on this Unix socket (root only), e.g. " + CniWire.DEFAULT_SOCKET
+                    + ". Pods then arrive through CNI ADD and leave through DEL.")
+    Path cniSocket;
+
+    @CommandLine.Option(names = "--state-file", paramLabel = "PATH",
+            description = "Persist the intercepted pods here (e.g. /var/lib/shunt/pods.json); on start the agent "
+                    + "takes them back, so a restart does not need the runtime to ADD them again.")
+    Path stateFile;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    private static final int CNI_CONCURRENCY = 16;
+    private static final Duration CNI_REQUEST_TIMEOUT = Duration.ofSeconds(30);
+
     private volatile NodeAgent agent;
+    private volatile CniEndpoint cni;
 
     public static void main(String[] args) {
         System.exit(commandLine(new StandaloneMain()).execute(args));
@@ -83,10 +105,22 @@ public final class StandaloneMain implements Callable<Integer> {
             err.println("shunt-agent: " + e.getMessage());
             return EXIT_USAGE;
         }
-        agent = NodeAgent.start(config);
+        if (podSpecs.isEmpty() && cniSocket == null) {
+            err.println("shunt-agent: give at least one --pod NAME=NETNS, or --cni-socket PATH to receive pods through CNI");
+            return EXIT_USAGE;
+        }
+        try {
+            agent = stateFile == null ? NodeAgent.start(config) : NodeAgent.start(config, new PodStore(stateFile));
+        } catch (IOException e) {
+            err.println("shunt-agent: cannot take back the pods persisted in " + stateFile + ": " + e.getMessage());
+            return EXIT_FAILURE;
+        }
         Thread stopper = new Thread(this::stopOnSignal, "shunt-agent-shutdown");
         Runtime.getRuntime().addShutdownHook(stopper);
         for (PodSpec pod : podSpecs) {
+            if (agent.pod(pod.name()).filter(p -> p.spec().netns().equals(pod.netns())).isPresent()) {
+                continue; // taken back from the state file already
+            }
             try {
                 agent.addPod(pod);
             } catch (IOException | RuntimeException e) {
@@ -97,7 +131,17 @@ public final class StandaloneMain implements Callable<Integer> {
                 return EXIT_FAILURE;
             }
         }
-        spec.commandLine().getOut().println("shunt-agent ready: intercepting " + podSpecs.size() + " pod(s) on "
+        if (cniSocket != null) {
+            try {
+                cni = CniEndpoint.start(cniSocket, new CniPods(agent), CNI_CONCURRENCY, CNI_REQUEST_TIMEOUT);
+            } catch (IOException | RuntimeException e) {
+                err.println("shunt-agent: cannot serve CNI on " + cniSocket + ": " + e.getMessage());
+                Runtime.getRuntime().removeShutdownHook(stopper);
+                stop();
+                return EXIT_FAILURE;
+            }
+        }
+        spec.commandLine().getOut().println("shunt-agent ready: intercepting " + agent.pods().size() + " pod(s) on "
                 + config.engine().transport().id() + ": " + agent.pods().stream()
                 .map(p -> p.name() + "=" + p.technique().id()).sorted().collect(Collectors.joining(", ")));
         spec.commandLine().getOut().flush();
@@ -117,6 +161,11 @@ public final class StandaloneMain implements Callable<Integer> {
 
     /** Releases every pod; returns false, after saying which, when some rules could not be removed. */
     private boolean stop() {
+        CniEndpoint endpoint = cni;
+        if (endpoint != null) {
+            // No new pods while the agent releases the ones it has.
+            endpoint.close();
+        }
         NodeAgent a = agent;
         if (a == null) {
             return true;

@@ -1,0 +1,21 @@
+package io.shunt.agent.registry;
+
+import java.util.Objects;
+
+/**
+ * A pod as the agent persists it, to take it back after a restart without the runtime calling
+ * ADD again.
+ *
+ * @param name        the pod's name in the registry
+ * @param netns       its network namespace path
+ * @param containerId the CNI container id, or empty for a pod given on the command line
+ * @param pinned      the technique pinned for it, or empty to follow the node's ranking
+ */
+public record PodRecord(String name, String netns, String containerId, String pinned) {
+    public PodRecord {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(netns, "netns");
+        containerId = containerId == null ? "" : containerId;
+        pinned = pinned == null ? "" : pinned;
+    }
+}
