@@ -1,5 +1,6 @@
 package io.shunt.ffi.bpf;
 
+import io.shunt.ffi.NativeLibrary;
 import io.shunt.ffi.libc.Errno;
 import io.shunt.ffi.libc.NativeCallException;
 import io.shunt.ffi.libc.internal.LibcHandles;
@@ -8,7 +9,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.util.List;
 import java.util.Optional;
@@ -58,7 +58,7 @@ public final class BpfProbes {
     /** Whether the kernel loads a minimal program of {@code type} ({@code libbpf_probe_bpf_prog_type}). */
     public static BpfProbeAnswer progType(BpfProgType type) throws NativeCallException {
         String call = "libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_" + type.name() + "=" + type.value() + ")";
-        Result r = invoke(call, Handles.get().probeProgType, type.value(), -1);
+        Result r = invoke(call, HANDLES.get().probeProgType, type.value(), -1);
         return r.rc == 1
                 ? new BpfProbeAnswer(call, true, 0, "a minimal " + type.bpftoolName() + " program loads")
                 : new BpfProbeAnswer(call, false, r.errno,
@@ -68,7 +68,7 @@ public final class BpfProbes {
     /** Whether the kernel creates a minimal map of {@code type} ({@code libbpf_probe_bpf_map_type}). */
     public static BpfProbeAnswer mapType(BpfMapType type) throws NativeCallException {
         String call = "libbpf_probe_bpf_map_type(BPF_MAP_TYPE_" + type.name() + "=" + type.value() + ")";
-        Result r = invoke(call, Handles.get().probeMapType, type.value(), -1);
+        Result r = invoke(call, HANDLES.get().probeMapType, type.value(), -1);
         return r.rc == 1
                 ? new BpfProbeAnswer(call, true, 0, "a " + type.bpftoolName() + " map can be created")
                 : new BpfProbeAnswer(call, false, r.errno,
@@ -84,7 +84,7 @@ public final class BpfProbes {
         String call = "libbpf_probe_bpf_helper(BPF_PROG_TYPE_" + type.name() + "=" + type.value() + ", BPF_FUNC_"
                 + helper.cName().substring("bpf_".length()) + "=" + helper.value() + ")";
         String what = helper.cName() + " in a " + type.bpftoolName() + " program";
-        Result r = invoke(call, Handles.get().probeHelper, type.value(), helper.value());
+        Result r = invoke(call, HANDLES.get().probeHelper, type.value(), helper.value());
         if (r.rc == 0) {
             return new BpfProbeAnswer(call, false, 0, "the verifier does not allow " + what);
         }
@@ -112,7 +112,7 @@ public final class BpfProbes {
     /** The version of the libbpf in use, e.g. {@code v1.1}. */
     public static String libbpfVersion() {
         try {
-            MemorySegment text = (MemorySegment) Handles.get().versionString.invokeExact();
+            MemorySegment text = (MemorySegment) HANDLES.get().versionString.invokeExact();
             return text.reinterpret(64).getString(0);
         } catch (Throwable t) {
             throw new LinkageError("calling libbpf_version_string", t);
@@ -154,55 +154,23 @@ public final class BpfProbes {
     }
 
     /** Loaded on first use, so a host without libbpf fails only when a BPF probe actually runs. */
+    private static final NativeLibrary.Lazy<Handles> HANDLES = new NativeLibrary.Lazy<>(Handles::load);
+
     private record Handles(MethodHandle probeProgType, MethodHandle probeMapType, MethodHandle probeHelper,
                            MethodHandle versionString) {
-        private static final String LIBRARY = "libbpf.so.1";
-        private static volatile Handles instance;
-
-        static Handles get() {
-            Handles h = instance;
-            if (h == null) {
-                synchronized (Handles.class) {
-                    if (instance == null) {
-                        instance = load();
-                    }
-                    h = instance;
-                }
-            }
-            return h;
-        }
-
-        private static Handles load() {
-            SymbolLookup lib;
-            try {
-                // The library stays loaded for the life of the process, like any shared library.
-                lib = SymbolLookup.libraryLookup(LIBRARY, Arena.global());
-            } catch (IllegalArgumentException e) {
-                throw new UnsatisfiedLinkError(LIBRARY + " could not be loaded: install libbpf1 (the Debian/Ubuntu "
-                        + "package; libbpf 1.0 or newer), then retry");
-            }
-            Linker linker = Linker.nativeLinker();
+        static Handles load() {
+            NativeLibrary lib = NativeLibrary.open("libbpf.so.1", "libbpf 1.0 or newer (the Debian/Ubuntu package libbpf1)");
             Linker.Option errno = Linker.Option.captureCallState("errno");
             return new Handles(
                     // int libbpf_probe_bpf_prog_type(enum bpf_prog_type prog_type, const void *opts)
-                    handle(linker, lib, "libbpf_probe_bpf_prog_type",
-                            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), errno),
+                    lib.function("libbpf_probe_bpf_prog_type", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), errno),
                     // int libbpf_probe_bpf_map_type(enum bpf_map_type map_type, const void *opts)
-                    handle(linker, lib, "libbpf_probe_bpf_map_type",
-                            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), errno),
+                    lib.function("libbpf_probe_bpf_map_type", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), errno),
                     // int libbpf_probe_bpf_helper(enum bpf_prog_type, enum bpf_func_id, const void *opts)
-                    handle(linker, lib, "libbpf_probe_bpf_helper",
+                    lib.function("libbpf_probe_bpf_helper",
                             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), errno),
                     // const char *libbpf_version_string(void)
-                    handle(linker, lib, "libbpf_version_string", FunctionDescriptor.of(ADDRESS)));
-        }
-
-        private static MethodHandle handle(Linker linker, SymbolLookup lib, String name, FunctionDescriptor fd,
-                                           Linker.Option... options) {
-            MemorySegment symbol = lib.find(name).orElseThrow(() ->
-                    new UnsatisfiedLinkError(LIBRARY + " has no symbol " + name + "; libbpf 1.0 or newer is needed "
-                            + "(install libbpf1)"));
-            return linker.downcallHandle(symbol, fd, options);
+                    lib.function("libbpf_version_string", FunctionDescriptor.of(ADDRESS)));
         }
     }
 }

@@ -1,10 +1,9 @@
 package io.shunt.ffi.nft;
 
+import io.shunt.ffi.NativeLibrary;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -33,7 +32,7 @@ public final class Nftables {
     }
 
     private static String run(String script, boolean json) throws NftException {
-        Handles h = Handles.get();
+        Handles h = HANDLES.get();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ctx = (MemorySegment) h.ctxNew.invokeExact(NFT_CTX_DEFAULT);
             if (ctx.equals(MemorySegment.NULL)) {
@@ -66,51 +65,23 @@ public final class Nftables {
         return cString.equals(MemorySegment.NULL) ? "" : cString.reinterpret(Long.MAX_VALUE).getString(0);
     }
 
-    /** Loaded on first use, so a host without libnftables fails only when nftables is actually needed. */
+    private static final NativeLibrary.Lazy<Handles> HANDLES = new NativeLibrary.Lazy<>(Handles::load);
+
     private record Handles(MethodHandle ctxNew, MethodHandle ctxFree, MethodHandle outputSetFlags,
                            MethodHandle bufferOutput, MethodHandle bufferError, MethodHandle outputBuffer,
                            MethodHandle errorBuffer, MethodHandle runCmd) {
-        private static final String LIBRARY = "libnftables.so.1";
-        private static volatile Handles instance;
-
-        static Handles get() {
-            Handles h = instance;
-            if (h == null) {
-                synchronized (Handles.class) {
-                    if (instance == null) {
-                        instance = load();
-                    }
-                    h = instance;
-                }
-            }
-            return h;
-        }
-
-        private static Handles load() {
-            SymbolLookup lib;
-            try {
-                // The library stays loaded for the life of the process, like any shared library.
-                lib = SymbolLookup.libraryLookup(LIBRARY, Arena.global());
-            } catch (IllegalArgumentException e) {
-                throw new UnsatisfiedLinkError(LIBRARY + " could not be loaded: install the Debian/Ubuntu package "
-                        + "libnftables1 (scripts/setup does), then retry");
-            }
-            Linker linker = Linker.nativeLinker();
+        static Handles load() {
+            NativeLibrary lib = NativeLibrary.open("libnftables.so.1",
+                    "libnftables 1.0 or newer (the Debian/Ubuntu package libnftables1; scripts/setup installs it)");
             return new Handles(
-                    handle(linker, lib, "nft_ctx_new", FunctionDescriptor.of(ADDRESS, JAVA_INT)),
-                    handle(linker, lib, "nft_ctx_free", FunctionDescriptor.ofVoid(ADDRESS)),
-                    handle(linker, lib, "nft_ctx_output_set_flags", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT)),
-                    handle(linker, lib, "nft_ctx_buffer_output", FunctionDescriptor.of(JAVA_INT, ADDRESS)),
-                    handle(linker, lib, "nft_ctx_buffer_error", FunctionDescriptor.of(JAVA_INT, ADDRESS)),
-                    handle(linker, lib, "nft_ctx_get_output_buffer", FunctionDescriptor.of(ADDRESS, ADDRESS)),
-                    handle(linker, lib, "nft_ctx_get_error_buffer", FunctionDescriptor.of(ADDRESS, ADDRESS)),
-                    handle(linker, lib, "nft_run_cmd_from_buffer", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS)));
-        }
-
-        private static MethodHandle handle(Linker linker, SymbolLookup lib, String name, FunctionDescriptor fd) {
-            MemorySegment symbol = lib.find(name).orElseThrow(() ->
-                    new UnsatisfiedLinkError(LIBRARY + " has no symbol " + name + "; libnftables 1.0 or newer is needed"));
-            return linker.downcallHandle(symbol, fd);
+                    lib.function("nft_ctx_new", FunctionDescriptor.of(ADDRESS, JAVA_INT)),
+                    lib.function("nft_ctx_free", FunctionDescriptor.ofVoid(ADDRESS)),
+                    lib.function("nft_ctx_output_set_flags", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT)),
+                    lib.function("nft_ctx_buffer_output", FunctionDescriptor.of(JAVA_INT, ADDRESS)),
+                    lib.function("nft_ctx_buffer_error", FunctionDescriptor.of(JAVA_INT, ADDRESS)),
+                    lib.function("nft_ctx_get_output_buffer", FunctionDescriptor.of(ADDRESS, ADDRESS)),
+                    lib.function("nft_ctx_get_error_buffer", FunctionDescriptor.of(ADDRESS, ADDRESS)),
+                    lib.function("nft_run_cmd_from_buffer", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS)));
         }
     }
 }
