@@ -99,7 +99,7 @@ public final class CniPlugin {
         ObjectNode prevResult = config.prevResult().orElseThrow(() -> new CniError(CniError.INVALID_CONFIG,
                 CHAINED_ONLY, "the ADD configuration of network \"" + config.name() + "\" has no prevResult"));
         CniArgs args = CniArgs.parse(env.get("CNI_ARGS"));
-        CniReply reply = call(agent, c.request(Command.ADD, args, config.prevResultIps()), c.describe(args));
+        CniReply reply = call(agent, c.request(Command.ADD, args, config.prevResultIps()).withNetwork(config.name()), c.describe(args));
         if (!reply.ok()) {
             throw refused(reply, "ADD", c.describe(args));
         }
@@ -121,7 +121,7 @@ public final class CniPlugin {
         }
         CniReply reply;
         try {
-            reply = agent.call(c.request(Command.DEL, args, config.prevResultIps()));
+            reply = agent.call(c.request(Command.DEL, args, config.prevResultIps()).withNetwork(config.name()));
         } catch (AgentClient.AgentException e) {
             if (e.failure() != AgentClient.Failure.NOT_RUNNING) {
                 throw unreachable(e, "DEL of " + c.describe(args));
@@ -143,7 +143,7 @@ public final class CniPlugin {
                     + config.name() + "\" has no prevResult");
         }
         CniArgs args = CniArgs.parse(env.get("CNI_ARGS"));
-        CniReply reply = call(agent, c.request(Command.CHECK, args, config.prevResultIps()), c.describe(args));
+        CniReply reply = call(agent, c.request(Command.CHECK, args, config.prevResultIps()).withNetwork(config.name()), c.describe(args));
         if (!reply.ok()) {
             throw refused(reply, "CHECK", c.describe(args));
         }
@@ -173,7 +173,7 @@ public final class CniPlugin {
                         + "\"", "without the list of valid attachments every pod would look stale"));
         CniReply reply;
         try {
-            reply = agent.call(new CniRequest(Command.GC, "", "", "", "", "", "", List.of(), valid));
+            reply = agent.call(new CniRequest(Command.GC, "", "", "", "", "", "", List.of(), valid, config.name()));
         } catch (AgentClient.AgentException e) {
             if (e.failure() != AgentClient.Failure.NOT_RUNNING) {
                 throw unreachable(e, "GC of network \"" + config.name() + "\"");

@@ -99,8 +99,8 @@ class CniPluginTest {
             assertEquals(0, r.exit(), r.stdout() + r.stderr());
             assertEquals(PREV_RESULT.formatted(version), r.stdout().strip(), "ADD's result is prevResult as it came");
             assertEquals(new CniRequest(Command.ADD, "c0ffee0123456789", "/var/run/netns/cni-1234", "eth0", "default",
-                    "web-1", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", List.of("10.22.0.5/16", "fd00:22::5/64"), List.of()),
-                    agent.onlyRequest());
+                    "web-1", "1b4e28ba-2fa1-11d2-883f-0016d3cca427", List.of("10.22.0.5/16", "fd00:22::5/64"), List.of(),
+                    "podnet"), agent.onlyRequest(), "the request carries the network's name, for GC to stay within it");
         }
 
         @Test

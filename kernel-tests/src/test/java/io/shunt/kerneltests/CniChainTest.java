@@ -176,6 +176,24 @@ class CniChainTest {
     }
 
     @Test
+    void gcReleasesOnlyThePodsOfItsOwnNetwork() throws IOException {
+        startAgent();
+        Path pod = Path.of("/var/run/netns", netns("c5"));
+        CniRuntime.Result added = runtime.add("c5", pod, "");
+        assertEquals(0, added.exit(), added.stdout() + added.stderr());
+        String gc = "{\"cniVersion\":\"1.1.0\",\"name\":\"%s\",\"type\":\"shunt-cni\",\"agentSocket\":\""
+                + socket + "\",\"cni.dev/valid-attachments\":[]}";
+        // Another network that also chains shunt-cni collects its garbage: our pod is not its.
+        assertEquals(0, runtime.execRaw("shunt-cni", "GC", "", null, "", gc.formatted("other-net")).exit());
+        assertTrue(agent.podByContainer("c5").isPresent(), "GC of another network released our pod");
+        // Our own network's GC with no valid attachments releases it.
+        assertEquals(0, runtime.execRaw("shunt-cni", "GC", "", null, "", gc.formatted("shunt-kt")).exit());
+        assertTrue(agent.podByContainer("c5").isEmpty());
+        assertEquals("", Topology.exec(pod.getFileName().toString(), "nft", "list", "ruleset").strip());
+        runtime.del("c5", pod, "", added.json());
+    }
+
+    @Test
     void badInputGetsTheSpecsErrorCodes() throws IOException {
         startAgent();
         Path pod = Path.of("/var/run/netns", netns("c4"));

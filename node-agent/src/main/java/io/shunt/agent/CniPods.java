@@ -54,7 +54,8 @@ public final class CniPods implements CniHandler {
         }
         PodSpec spec;
         try {
-            spec = new PodSpec(podName(request), Path.of(request.netns())).withContainerId(request.containerId());
+            spec = new PodSpec(podName(request), Path.of(request.netns())).withContainerId(request.containerId())
+                    .withNetwork(request.network());
         } catch (IllegalArgumentException e) {
             return CniReply.failure(CniReply.INVALID_ENVIRONMENT, "invalid pod for container " + short12(request), e.getMessage());
         }
@@ -123,7 +124,8 @@ public final class CniPods implements CniHandler {
         int released = 0;
         for (ManagedPod pod : agent.pods()) {
             String id = pod.spec().containerId();
-            if (!id.isEmpty() && !valid.contains(id)) {
+            // Only this network's pods: another network that also chains shunt-cni has its own GC.
+            if (!id.isEmpty() && pod.spec().network().equals(request.network()) && !valid.contains(id)) {
                 try {
                     agent.removePod(pod.name());
                     installedAtAdd.remove(id);
@@ -133,7 +135,7 @@ public final class CniPods implements CniHandler {
                 }
             }
         }
-        LOG.info("CNI GC: released {} pod(s) the runtime no longer has", released);
+        LOG.info("CNI GC of network \"{}\": released {} pod(s) the runtime no longer has", request.network(), released);
         return CniReply.success("");
     }
 

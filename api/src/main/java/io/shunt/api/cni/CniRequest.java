@@ -17,9 +17,12 @@ import java.util.Objects;
  * @param ips          the pod's addresses from prevResult, e.g. "10.22.0.5/16"
  * @param validContainerIds GC only: the container ids of the attachments the runtime still has
  *                     (cni.dev/valid-attachments); every other pod of this network may be released
+ * @param network      the CNI network's name (the config's "name"): GC of one network must never
+ *                     release pods attached through another network that also chains shunt-cni
  */
 public record CniRequest(Command command, String containerId, String netns, String ifName, String podNamespace,
-                         String podName, String podUid, List<String> ips, List<String> validContainerIds) {
+                         String podName, String podUid, List<String> ips, List<String> validContainerIds,
+                         String network) {
     /** ADD, DEL and CHECK concern one container; STATUS and GC (CNI 1.1) concern the agent. */
     public enum Command { ADD, DEL, CHECK, STATUS, GC }
 
@@ -33,6 +36,18 @@ public record CniRequest(Command command, String containerId, String netns, Stri
         podUid = podUid == null ? "" : podUid;
         ips = ips == null ? List.of() : List.copyOf(ips);
         validContainerIds = validContainerIds == null ? List.of() : List.copyOf(validContainerIds);
+        network = network == null ? "" : network;
+    }
+
+    /** A request without a network name, as clients before the network field sent it. */
+    public CniRequest(Command command, String containerId, String netns, String ifName, String podNamespace,
+                      String podName, String podUid, List<String> ips, List<String> validContainerIds) {
+        this(command, containerId, netns, ifName, podNamespace, podName, podUid, ips, validContainerIds, "");
+    }
+
+    public CniRequest withNetwork(String name) {
+        return new CniRequest(command, containerId, netns, ifName, podNamespace, podName, podUid, ips,
+                validContainerIds, name);
     }
 
     /** A request about one container (ADD, DEL, CHECK). */

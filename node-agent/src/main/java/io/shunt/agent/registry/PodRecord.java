@@ -10,12 +10,14 @@ import java.util.Objects;
  * @param netns       its network namespace path
  * @param containerId the CNI container id, or empty for a pod given on the command line
  * @param pinned      the technique pinned for it, or empty to follow the node's ranking
+ * @param network     the CNI network it was added through, or empty
  */
-public record PodRecord(String name, String netns, String containerId, String pinned) {
+public record PodRecord(String name, String netns, String containerId, String pinned, String network) {
     public PodRecord {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(netns, "netns");
         containerId = containerId == null ? "" : containerId;
         pinned = pinned == null ? "" : pinned;
+        network = network == null ? "" : network;
     }
 }

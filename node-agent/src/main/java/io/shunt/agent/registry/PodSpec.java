@@ -14,8 +14,9 @@ import java.util.regex.Pattern;
  * @param netns     e.g. /var/run/netns/cni-1234 or /proc/4242/ns/net
  * @param technique   a technique pinned for this pod, overriding the node's ranking
  * @param containerId the CNI container id when the pod came through CNI, else empty
+ * @param network     the CNI network it came through, else empty
  */
-public record PodSpec(String name, Path netns, Optional<TechniqueId> technique, String containerId) {
+public record PodSpec(String name, Path netns, Optional<TechniqueId> technique, String containerId, String network) {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,252}");
 
     public PodSpec {
@@ -23,6 +24,7 @@ public record PodSpec(String name, Path netns, Optional<TechniqueId> technique, 
         Objects.requireNonNull(netns, "netns");
         Objects.requireNonNull(technique, "technique");
         containerId = containerId == null ? "" : containerId;
+        network = network == null ? "" : network;
         if (!NAME.matcher(name).matches()) {
             throw new IllegalArgumentException("pod name '" + name + "' is not valid: use letters, digits and . _ / -,"
                     + " starting with a letter or digit, at most 253 characters");
@@ -34,25 +36,29 @@ public record PodSpec(String name, Path netns, Optional<TechniqueId> technique, 
 
     /** A pod that follows the node's technique ranking. */
     public PodSpec(String name, Path netns) {
-        this(name, netns, Optional.empty(), "");
+        this(name, netns, Optional.empty(), "", "");
     }
 
     public PodSpec withTechnique(TechniqueId pinned) {
-        return new PodSpec(name, netns, Optional.of(pinned), containerId);
+        return new PodSpec(name, netns, Optional.of(pinned), containerId, network);
     }
 
     public PodSpec withContainerId(String id) {
-        return new PodSpec(name, netns, technique, id);
+        return new PodSpec(name, netns, technique, id, network);
+    }
+
+    public PodSpec withNetwork(String cniNetwork) {
+        return new PodSpec(name, netns, technique, containerId, cniNetwork);
     }
 
     /** What the agent persists of this pod. */
     public PodRecord toRecord() {
-        return new PodRecord(name, netns.toString(), containerId, technique.map(TechniqueId::id).orElse(""));
+        return new PodRecord(name, netns.toString(), containerId, technique.map(TechniqueId::id).orElse(""), network);
     }
 
     /** The pod a persisted record describes. */
     public static PodSpec fromRecord(PodRecord r) {
-        PodSpec spec = new PodSpec(r.name(), Path.of(r.netns())).withContainerId(r.containerId());
+        PodSpec spec = new PodSpec(r.name(), Path.of(r.netns())).withContainerId(r.containerId()).withNetwork(r.network());
         return r.pinned().isEmpty() ? spec : spec.withTechnique(TechniqueId.fromId(r.pinned()));
     }
 
