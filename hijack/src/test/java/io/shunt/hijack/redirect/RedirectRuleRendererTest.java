@@ -1,5 +1,6 @@
 package io.shunt.hijack.redirect;
 
+import io.shunt.hijack.PolicyCase;
 import io.shunt.hijack.nft.NftRuleset;
 import io.shunt.hijack.RulePlan;
 import io.shunt.hijack.TechniqueId;
@@ -21,7 +22,7 @@ class RedirectRuleRendererTest {
     @ParameterizedTest
     @EnumSource(PolicyCase.class)
     void rendersTheGoldenScript(PolicyCase c) throws Exception {
-        assertEquals(c.goldenScript(), RedirectRuleRenderer.installScript(c.policy),
+        assertEquals(c.goldenScript(TechniqueId.REDIRECT), RedirectRuleRenderer.installScript(c.policy),
                 "rendered script differs from src/test/resources/golden/redirect/" + c.golden);
     }
 

@@ -1,5 +1,6 @@
 package io.shunt.hijack.tproxy;
 
+import io.shunt.hijack.PolicyCase;
 import io.shunt.hijack.nft.NftRuleset;
 import io.shunt.ffi.ScratchNetNs;
 import io.shunt.ffi.nft.Nftables;
@@ -23,16 +24,16 @@ class TproxyRuleRendererTest {
     private static final TproxySettings DEFAULTS = TproxySettings.defaults();
 
     @ParameterizedTest
-    @EnumSource(TproxyCase.class)
-    void rendersTheGoldenScript(TproxyCase c) throws Exception {
-        assertEquals(c.goldenScript(), TproxyRuleRenderer.installScript(c.policy, DEFAULTS),
+    @EnumSource(PolicyCase.class)
+    void rendersTheGoldenScript(PolicyCase c) throws Exception {
+        assertEquals(c.goldenScript(TechniqueId.TPROXY), TproxyRuleRenderer.installScript(c.policy, DEFAULTS),
                 "rendered script differs from src/test/resources/golden/tproxy/" + c.golden);
     }
 
     /** {@code nft -c} in a scratch namespace: the kernel validates the whole transaction, nothing is applied. */
     @ParameterizedTest
-    @EnumSource(TproxyCase.class)
-    void nftAcceptsTheScriptAndThePlanText(TproxyCase c) throws Exception {
+    @EnumSource(PolicyCase.class)
+    void nftAcceptsTheScriptAndThePlanText(PolicyCase c) throws Exception {
         try (ScratchNetNs ns = new ScratchNetNs("tproxy-check")) {
             String script = TproxyRuleRenderer.installScript(c.policy, DEFAULTS);
             Commands.Result checked = Commands.nftCheck(ns.name, script);
@@ -57,16 +58,16 @@ class TproxyRuleRendererTest {
     }
 
     @ParameterizedTest
-    @EnumSource(TproxyCase.class)
-    void everyChainInTheScriptCarriesThePrefix(TproxyCase c) {
+    @EnumSource(PolicyCase.class)
+    void everyChainInTheScriptCarriesThePrefix(PolicyCase c) {
         List<String> chains = TproxyRuleRenderer.installScript(c.policy, DEFAULTS).lines()
                 .map(String::strip).filter(l -> l.startsWith("chain ")).toList();
         assertEquals(List.of("chain shunt_outbound_mark {", "chain shunt_prerouting_tproxy {"), chains);
     }
 
     @ParameterizedTest
-    @EnumSource(TproxyCase.class)
-    void neverShortcutsPureSynsOfTransparentSockets(TproxyCase c) {
+    @EnumSource(PolicyCase.class)
+    void neverShortcutsPureSynsOfTransparentSockets(PolicyCase c) {
         // measured: accepting "socket transparent 1" before TPROXY sends a SYN that hits the proxy's
         // TIME_WAIT socket an ACK instead of to the listener
         String script = TproxyRuleRenderer.installScript(c.policy, DEFAULTS);

@@ -1,4 +1,4 @@
-package io.shunt.hijack.tproxy;
+package io.shunt.hijack;
 
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.policy.Cidr;
@@ -10,8 +10,12 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 
-/** One table of policies drives the golden tests, the nft check and the kernel tests of tproxy. */
-enum TproxyCase {
+/**
+ * One table of policies for every technique: it drives each technique's golden tests, its nft
+ * syntax checks and its kernel tests, so all techniques are held to the same exclusion cases.
+ * Each technique keeps its golden scripts under {@code /golden/<technique id>/}.
+ */
+public enum PolicyCase {
     DEFAULTS("defaults.nft", CapturePolicy.defaults()),
     INCLUDE_EXCLUDE("include-exclude.nft", CapturePolicy.defaults()
             .withOutboundPort(15101)
@@ -25,18 +29,20 @@ enum TproxyCase {
             .withExcludeOutboundCidrs(cidrs("169.254.169.254"))
             .withCaptureInbound(false));
 
-    final String golden;
-    final CapturePolicy policy;
+    public final String golden;
+    public final CapturePolicy policy;
 
-    TproxyCase(String golden, CapturePolicy policy) {
+    PolicyCase(String golden, CapturePolicy policy) {
         this.golden = golden;
         this.policy = policy;
     }
 
-    String goldenScript() throws IOException {
-        try (InputStream in = TproxyCase.class.getResourceAsStream("/golden/tproxy/" + golden)) {
+    /** The script {@code technique} must render for this case. */
+    public String goldenScript(TechniqueId technique) throws IOException {
+        String resource = "/golden/" + technique.id() + "/" + golden;
+        try (InputStream in = PolicyCase.class.getResourceAsStream(resource)) {
             if (in == null) {
-                throw new IOException("golden file /golden/tproxy/" + golden + " is missing from test resources");
+                throw new IOException("golden file " + resource + " is missing from test resources");
             }
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
