@@ -17,6 +17,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * One request to the agent over its CNI Unix socket, framed by {@link CniWire}: connect, send one
@@ -78,18 +79,32 @@ public final class AgentClient {
             channel.configureBlocking(false);
             SelectionKey key = channel.register(selector, 0);
             connect(channel, key, deadline);
-            send(channel, key, ByteBuffer.wrap(encoded.toByteArray()), deadline);
-            byte[] reply = receive(channel, key, deadline);
-            try {
-                return CniWire.read(new ByteArrayInputStream(reply), CniReply.class);
-            } catch (IOException e) {
-                throw new AgentException(Failure.BROKEN, "the shunt agent at " + socket + " sent an unreadable reply: "
-                        + e.getMessage(), e);
-            }
+            return exchange(channel, key, encoded.toByteArray(), deadline);
         } catch (AgentException e) {
             throw e;
         } catch (IOException e) {
             throw new AgentException(Failure.BROKEN, "could not talk to the shunt agent at " + socket + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** Sends the request on a connected channel (non-blocking, registered with {@code key}) and reads the reply. */
+    CniReply exchange(SocketChannel channel, SelectionKey key, byte[] request, long deadline) throws IOException {
+        byte[] reply;
+        try {
+            send(channel, key, ByteBuffer.wrap(request), deadline);
+            reply = receive(channel, key, deadline);
+        } catch (AgentException e) {
+            throw e;
+        } catch (IOException sendFailed) {
+            // A busy or stopping agent answers at once and closes without reading the request, so
+            // the send fails; its answer (e.g. "agent busy", code 11) is still there to read.
+            reply = answerLeftBehind(channel, key, deadline).orElseThrow(() -> sendFailed);
+        }
+        try {
+            return CniWire.read(new ByteArrayInputStream(reply), CniReply.class);
+        } catch (IOException e) {
+            throw new AgentException(Failure.BROKEN, "the shunt agent at " + socket + " sent an unreadable reply: "
                     + e.getMessage(), e);
         }
     }
@@ -111,6 +126,14 @@ public final class AgentClient {
             }
             throw new AgentException(Failure.BROKEN, "could not connect to the shunt agent at " + socket + ": "
                     + e.getMessage(), e);
+        }
+    }
+
+    private Optional<byte[]> answerLeftBehind(SocketChannel channel, SelectionKey key, long deadline) {
+        try {
+            return Optional.of(receive(channel, key, deadline));
+        } catch (IOException e) {
+            return Optional.empty();
         }
     }
 

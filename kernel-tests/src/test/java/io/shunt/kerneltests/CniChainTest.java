@@ -93,7 +93,7 @@ class CniChainTest {
             for (String ns : namespaces) {
                 new ProcessBuilder("ip", "netns", "del", ns).start();
             }
-            deleteRecursively(dir);
+            KernelTestSupport.deleteRecursively(dir);
         }
     }
 
@@ -242,29 +242,9 @@ class CniChainTest {
     }
 
     private String netns(String role) throws IOException {
-        String name = prefix + role;
-        try {
-            Process p = new ProcessBuilder("ip", "netns", "add", name).redirectErrorStream(true).start();
-            if (p.waitFor() != 0) {
-                throw new IOException("ip netns add " + name + " failed: " + new String(p.getInputStream().readAllBytes()));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException(e);
-        }
+        String name = KernelTestSupport.addNetns(prefix + role);
         namespaces.add(name);
         return name;
-    }
-
-    private static void deleteRecursively(Path root) throws IOException {
-        if (root == null || !Files.exists(root)) {
-            return;
-        }
-        try (var paths = Files.walk(root)) {
-            for (Path p : paths.sorted((a, b) -> b.compareTo(a)).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 
     private static InetAddress ip(String text) {

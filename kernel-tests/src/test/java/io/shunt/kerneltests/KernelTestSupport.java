@@ -8,6 +8,8 @@ import io.shunt.testbed.Topology;
 import io.shunt.ffi.netns.NetNs;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
@@ -198,6 +200,31 @@ final class KernelTestSupport {
             }
             if (System.nanoTime() - deadline > 0) {
                 fail(who + " took more than " + timeout.toSeconds() + " s to receive " + expected + " bytes (got " + received + ")");
+            }
+        }
+    }
+
+    /** Creates a bare namespace (test names start with {@code shunt-}); the caller deletes it. */
+    static String addNetns(String name) throws IOException {
+        try {
+            Process p = new ProcessBuilder("ip", "netns", "add", name).redirectErrorStream(true).start();
+            if (p.waitFor() != 0) {
+                throw new IOException("ip netns add " + name + " failed: " + new String(p.getInputStream().readAllBytes()));
+            }
+            return name;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+    }
+
+    static void deleteRecursively(Path root) throws IOException {
+        if (root == null || !Files.exists(root)) {
+            return;
+        }
+        try (var paths = Files.walk(root)) {
+            for (Path p : paths.sorted((a, b) -> b.compareTo(a)).toList()) {
+                Files.deleteIfExists(p);
             }
         }
     }

@@ -29,11 +29,17 @@ public final class CniPods implements CniHandler {
     private static final Pattern NAME_PART = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
 
     private final NodeAgent agent;
+    private final OptOut optOut;
     /** What each pod's rules looked like right after install, for CHECK to compare against. */
     private final Map<String, String> installedAtAdd = new ConcurrentHashMap<>();
 
     public CniPods(NodeAgent agent) {
+        this(agent, OptOut.NONE);
+    }
+
+    public CniPods(NodeAgent agent, OptOut optOut) {
         this.agent = agent;
+        this.optOut = optOut;
     }
 
     @Override
@@ -51,6 +57,12 @@ public final class CniPods implements CniHandler {
         if (existing.isPresent()) {
             // A runtime may repeat an ADD after a timeout; the pod is intercepted already.
             return CniReply.success(existing.get().technique().id());
+        }
+        Optional<String> skip = optOut.reason(request.podNamespace(), request.podName());
+        if (skip.isPresent()) {
+            LOG.info("pod={}/{} container={} skipped, not intercepted: {}", request.podNamespace(), request.podName(),
+                    short12(request), skip.get());
+            return CniReply.skipped("not intercepted: " + skip.get());
         }
         PodSpec spec;
         try {
@@ -90,6 +102,10 @@ public final class CniPods implements CniHandler {
     @Override
     public CniReply check(CniRequest request) {
         Optional<ManagedPod> found = agent.podByContainer(request.containerId());
+        Optional<String> skip = optOut.reason(request.podNamespace(), request.podName());
+        if (found.isEmpty() && skip.isPresent()) {
+            return CniReply.skipped("not intercepted: " + skip.get());
+        }
         if (found.isEmpty()) {
             return CniReply.failure(CniReply.CONTAINER_UNKNOWN, "the shunt agent does not intercept container "
                     + short12(request), "no ADD was recorded for it, or the agent lost it");

@@ -5,7 +5,8 @@ package io.shunt.api.cni;
  * code the plugin reports (e.g. 11 "try again later"), {@code msg} a one-line summary and
  * {@code details} the full reason.
  *
- * @param technique the interception technique now installed (ADD, CHECK), or empty
+ * @param technique the interception technique now installed (ADD, CHECK), or empty (also for a
+ *                  pod the agent skips on purpose; {@code msg} then says why)
  */
 public record CniReply(boolean ok, int code, String msg, String details, String technique) {
     /** CNI spec error codes the agent uses. */
@@ -29,6 +30,11 @@ public record CniReply(boolean ok, int code, String msg, String details, String 
 
     public static CniReply success(String technique) {
         return new CniReply(true, 0, "", "", technique);
+    }
+
+    /** Success for a pod the agent leaves un-intercepted on purpose, e.g. an opted-out namespace. */
+    public static CniReply skipped(String reason) {
+        return new CniReply(true, 0, reason, "", "");
     }
 
     public static CniReply failure(int code, String msg, String details) {

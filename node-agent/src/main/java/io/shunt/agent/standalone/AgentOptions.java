@@ -1,6 +1,7 @@
 package io.shunt.agent.standalone;
 
 import io.shunt.agent.AgentConfig;
+import io.shunt.agent.OptOut;
 import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.policy.Cidr;
@@ -85,6 +86,15 @@ final class AgentOptions {
             description = "Close connections idle this long, e.g. 30s, 5m, 1h. Default: ${DEFAULT-VALUE}.")
     String idleTimeout;
 
+    @Option(names = "--skip-namespace", split = ",", paramLabel = "NAMESPACE",
+            description = "Leave pods of these Kubernetes namespaces un-intercepted when the runtime adds them "
+                    + "(e.g. kube-system). Repeatable or comma-separated.")
+    List<String> skipNamespaces = new ArrayList<>();
+
+    @Option(names = "--skip-pod", split = ",", paramLabel = "NAMESPACE/NAME",
+            description = "Leave these pods un-intercepted when the runtime adds them. Repeatable or comma-separated.")
+    List<String> skipPods = new ArrayList<>();
+
     @Option(names = "--log-connections", description = "Log one line per finished connection.")
     boolean logConnections;
 
@@ -101,6 +111,10 @@ final class AgentOptions {
                 .withConnectTimeout(parseDuration("--connect-timeout", connectTimeout))
                 .withIdleTimeout(parseDuration("--idle-timeout", idleTimeout));
         return new AgentConfig(ranking, masked, policy, engine, logConnections);
+    }
+
+    OptOut optOut() {
+        return new OptOut(Set.copyOf(skipNamespaces), Set.copyOf(skipPods));
     }
 
     /** The pods' pinned techniques, by pod name, from --pod-technique. */

@@ -2,7 +2,11 @@ package io.shunt.agent.standalone;
 
 import io.shunt.agent.AgentConfig;
 import io.shunt.agent.CniPods;
+import io.shunt.agent.OptOut;
 import io.shunt.agent.cni.CniEndpoint;
+import io.shunt.agent.cni.conflist.ChainEntry;
+import io.shunt.agent.cni.conflist.ConflistGuard;
+import io.shunt.agent.cni.conflist.ConflistInstaller;
 import io.shunt.agent.registry.PodStore;
 import io.shunt.api.cni.CniWire;
 import io.shunt.agent.NodeAgent;
@@ -18,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
@@ -29,6 +34,7 @@ import java.util.concurrent.CountDownLatch;
  * Runs until SIGTERM or SIGINT, then removes everything it installed.
  */
 @Command(name = "shunt-agent", mixinStandardHelpOptions = true, version = "shunt-agent 0.1.0",
+        subcommands = UninstallCniCommand.class,
         sortOptions = false,
         description = {
                 "Intercepts the TCP traffic of local pods (network namespaces) and relays it through Shunt's shared proxy.",
@@ -39,6 +45,8 @@ import java.util.concurrent.CountDownLatch;
                 "  shunt-agent --pod web=/var/run/netns/web --assume-missing tproxy     # what an older kernel gets",
                 "  shunt-agent --pod a=/var/run/netns/a --pod b=/var/run/netns/b --pod-technique b=redirect",
                 "  shunt-agent --cni-socket /run/shunt/cni.sock --state-file /var/lib/shunt/pods.json",
+                "  shunt-agent --cni-socket /run/shunt/cni.sock --cni-conf-dir /etc/cni/net.d --skip-namespace kube-system",
+                "  shunt-agent uninstall-cni --cni-conf-dir /etc/cni/net.d",
                 "  shunt-agent --pod a=/var/run/netns/a --pod b=/proc/4242/ns/net \\",
                 "              --exclude-cidr 10.96.0.1/32 --exclude-port 22,9000-9100",
                 "",
@@ -59,6 +67,21 @@ public final class StandaloneMain implements Callable<Integer> {
                     + ". Pods then arrive through CNI ADD and leave through DEL.")
     Path cniSocket;
 
+    @CommandLine.Option(names = "--cni-conf-dir", paramLabel = "DIR",
+            description = "Chain shunt-cni into the node's primary CNI configuration in this directory (e.g. "
+                    + "/etc/cni/net.d) and put it back whenever another component rewrites the file. Needs --cni-socket. "
+                    + "The entry stays when the agent stops (pods then wait for it); remove it with 'uninstall-cni'.")
+    Path cniConfDir;
+
+    @CommandLine.Option(names = "--cni-conflist", paramLabel = "FILE",
+            description = "The file in --cni-conf-dir to chain into (default: the first *.conflist, *.conf or *.json "
+                    + "by name, the one the runtime uses).")
+    String cniConflist;
+
+    @CommandLine.Option(names = "--cni-backup-dir", paramLabel = "DIR", defaultValue = ConflistInstaller.DEFAULT_BACKUP_DIR,
+            description = "Where the primary configuration is copied before Shunt first changes it. Default: ${DEFAULT-VALUE}.")
+    Path cniBackupDir;
+
     @CommandLine.Option(names = "--state-file", paramLabel = "PATH",
             description = "Persist the intercepted pods here (e.g. /var/lib/shunt/pods.json); on start the agent "
                     + "takes them back, so a restart does not need the runtime to ADD them again.")
@@ -69,9 +92,12 @@ public final class StandaloneMain implements Callable<Integer> {
 
     private static final int CNI_CONCURRENCY = 16;
     private static final Duration CNI_REQUEST_TIMEOUT = Duration.ofSeconds(30);
+    /** The safety net for a missed change notification; a notified change is handled at once. */
+    private static final Duration CONFLIST_RECHECK = Duration.ofSeconds(30);
 
     private volatile NodeAgent agent;
     private volatile CniEndpoint cni;
+    private volatile ConflistGuard conflistGuard;
 
     public static void main(String[] args) {
         System.exit(commandLine(new StandaloneMain()).execute(args));
@@ -105,6 +131,22 @@ public final class StandaloneMain implements Callable<Integer> {
             err.println("shunt-agent: " + e.getMessage());
             return EXIT_USAGE;
         }
+        if (cniConfDir != null && cniSocket == null) {
+            err.println("shunt-agent: --cni-conf-dir chains shunt-cni to this agent's CNI socket; give --cni-socket PATH too");
+            return EXIT_USAGE;
+        }
+        OptOut optOut;
+        ConflistInstaller conflist = null;
+        try {
+            optOut = options.optOut();
+            if (cniConfDir != null) {
+                conflist = new ConflistInstaller(cniConfDir, Optional.ofNullable(cniConflist), cniBackupDir,
+                        new ChainEntry(cniSocket.toAbsolutePath()));
+            }
+        } catch (IllegalArgumentException e) {
+            err.println("shunt-agent: " + e.getMessage());
+            return EXIT_USAGE;
+        }
         if (podSpecs.isEmpty() && cniSocket == null) {
             err.println("shunt-agent: give at least one --pod NAME=NETNS, or --cni-socket PATH to receive pods through CNI");
             return EXIT_USAGE;
@@ -133,9 +175,20 @@ public final class StandaloneMain implements Callable<Integer> {
         }
         if (cniSocket != null) {
             try {
-                cni = CniEndpoint.start(cniSocket, new CniPods(agent), CNI_CONCURRENCY, CNI_REQUEST_TIMEOUT);
+                cni = CniEndpoint.start(cniSocket, new CniPods(agent, optOut), CNI_CONCURRENCY, CNI_REQUEST_TIMEOUT);
             } catch (IOException | RuntimeException e) {
                 err.println("shunt-agent: cannot serve CNI on " + cniSocket + ": " + e.getMessage());
+                Runtime.getRuntime().removeShutdownHook(stopper);
+                stop();
+                return EXIT_FAILURE;
+            }
+        }
+        if (conflist != null) {
+            // After the endpoint serves: a pod the runtime adds through the new entry finds the agent.
+            try {
+                conflistGuard = ConflistGuard.start(conflist, CONFLIST_RECHECK);
+            } catch (IOException | RuntimeException e) {
+                err.println("shunt-agent: cannot chain shunt-cni into " + cniConfDir + ": " + e.getMessage());
                 Runtime.getRuntime().removeShutdownHook(stopper);
                 stop();
                 return EXIT_FAILURE;
@@ -161,6 +214,10 @@ public final class StandaloneMain implements Callable<Integer> {
 
     /** Releases every pod; returns false, after saying which, when some rules could not be removed. */
     private boolean stop() {
+        ConflistGuard guard = conflistGuard;
+        if (guard != null) {
+            guard.close();
+        }
         CniEndpoint endpoint = cni;
         if (endpoint != null) {
             // No new pods while the agent releases the ones it has.

@@ -1,0 +1,136 @@
+package io.shunt.agent.cni.conflist;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * One file of a CNI configuration directory, read as the runtime reads it: a {@code .conflist}
+ * holds a chain ({@code plugins}), a {@code .conf} or {@code .json} holds one plugin. Shunt can
+ * only be chained into a list, so a single-plugin file becomes a {@code .conflist} of the same
+ * name with that plugin first.
+ *
+ * @param file  where it was read from
+ * @param bytes its content exactly as read, to back up and to notice concurrent rewrites
+ * @param json  its parsed content
+ */
+record NetworkConfigFile(Path file, byte[] bytes, ObjectNode json) {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** Parses a file's content; a content the runtime could not load either is refused. */
+    static NetworkConfigFile parse(Path file, byte[] bytes) throws InvalidConfigException {
+        JsonNode node;
+        try {
+            node = JSON.readTree(bytes);
+        } catch (IOException e) {
+            throw new InvalidConfigException(file, "is not JSON: "
+                    + (e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage()));
+        }
+        if (!(node instanceof ObjectNode json)) {
+            throw new InvalidConfigException(file, "is not a JSON object");
+        }
+        if (isList(file) && !(json.get("plugins") instanceof ArrayNode)) {
+            throw new InvalidConfigException(file, "is a .conflist without a \"plugins\" array");
+        }
+        if (!isList(file) && !json.path("type").isTextual()) {
+            throw new InvalidConfigException(file, "is a single-plugin config without a \"type\"");
+        }
+        return new NetworkConfigFile(file, bytes, json);
+    }
+
+    static boolean isList(Path file) {
+        return file.getFileName().toString().endsWith(".conflist");
+    }
+
+    /** Whether the chain ends with exactly this entry, so nothing needs writing. */
+    boolean chains(ChainEntry entry) {
+        if (!isList(file)) {
+            return false;
+        }
+        ArrayNode plugins = (ArrayNode) json.get("plugins");
+        long shunts = plugins.valueStream().filter(ChainEntry::isShunt).count();
+        return shunts == 1 && !plugins.isEmpty() && plugins.get(plugins.size() - 1).equals(entry.toJson());
+    }
+
+    boolean mentionsShunt() {
+        return isList(file) && json.get("plugins").valueStream().anyMatch(ChainEntry::isShunt);
+    }
+
+    /** Where the chained version lives: this file for a list, {@code <base>.conflist} otherwise. */
+    Path chainedFile() {
+        return listFileFor(file);
+    }
+
+    static Path listFileFor(Path file) {
+        if (isList(file)) {
+            return file;
+        }
+        String name = file.getFileName().toString();
+        return file.resolveSibling(name.substring(0, name.lastIndexOf('.')) + ".conflist");
+    }
+
+    /**
+     * The configuration with Shunt last in the chain: any other {@code shunt-cni} entry is dropped,
+     * every other field and plugin is kept as it was. Last, because Shunt needs the interface the
+     * primary plugin created and passes prevResult through unchanged.
+     */
+    byte[] withEntry(ChainEntry entry) {
+        ObjectNode list;
+        if (isList(file)) {
+            list = json.deepCopy();
+        } else {
+            list = JSON.createObjectNode();
+            list.set("cniVersion", json.get("cniVersion"));
+            list.set("name", json.get("name"));
+            list.putArray("plugins").add(json.deepCopy());
+        }
+        ArrayNode plugins = withoutShunt((ArrayNode) list.get("plugins"));
+        plugins.add(entry.toJson());
+        list.set("plugins", plugins);
+        return write(list);
+    }
+
+    /** The list without any {@code shunt-cni} entry, everything else unchanged. */
+    byte[] withoutEntry() {
+        ObjectNode list = json.deepCopy();
+        list.set("plugins", withoutShunt((ArrayNode) list.get("plugins")));
+        return write(list);
+    }
+
+    private static ArrayNode withoutShunt(ArrayNode plugins) {
+        ArrayNode kept = JSON.createArrayNode();
+        plugins.valueStream().filter(p -> !ChainEntry.isShunt(p)).forEach(kept::add);
+        return kept;
+    }
+
+    private static byte[] write(ObjectNode json) {
+        try {
+            return (JSON.writeValueAsString(json) + "\n").getBytes(StandardCharsets.UTF_8);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("a parsed JSON tree could not be written back", e);
+        }
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof NetworkConfigFile other && file.equals(other.file) && Arrays.equals(bytes, other.bytes);
+    }
+
+    @Override
+    public int hashCode() {
+        return file.hashCode() * 31 + Arrays.hashCode(bytes);
+    }
+
+    @Override
+    public String toString() {
+        return file.toString();
+    }
+}
