@@ -1,8 +1,13 @@
 package io.shunt.proxy;
 
+import io.netty.channel.Channel;
 import io.netty.channel.group.ChannelGroup;
+import io.netty.util.concurrent.Future;
+import io.shunt.proxy.relay.Connection;
 
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -35,6 +40,29 @@ public final class AttachedPod implements AutoCloseable {
                 .map(PodListener::address)
                 .orElseThrow(() -> new IllegalArgumentException("pod " + endpoint.pod() + " has no " + direction.id()
                         + " listener"));
+    }
+
+    /**
+     * The pod's open connections as they are now. Each is read on its own event loop, so the
+     * figures are consistent per connection; one whose loop does not answer within
+     * {@code timeout} is left out.
+     */
+    public List<ConnectionSummary> openConnections(Duration timeout) {
+        List<Future<ConnectionSummary>> pending = new ArrayList<>();
+        for (Channel channel : connections) {
+            Connection connection = channel.attr(Connection.KEY).get();
+            if (connection != null) {
+                pending.add(channel.eventLoop().submit(connection::snapshot));
+            }
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<ConnectionSummary> open = new ArrayList<>(pending.size());
+        for (Future<ConnectionSummary> f : pending) {
+            if (f.awaitUninterruptibly(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS) && f.isSuccess()) {
+                open.add(f.getNow());
+            }
+        }
+        return open;
     }
 
     /**

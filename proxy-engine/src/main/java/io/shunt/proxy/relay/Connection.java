@@ -2,6 +2,7 @@ package io.shunt.proxy.relay;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.util.AttributeKey;
 import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelOption;
@@ -14,7 +15,10 @@ import java.time.Duration;
  * One hijacked connection: the client side and, once connected, the upstream side. Both channels
  * run on the same event loop, so this state is only ever touched by one thread.
  */
-final class Connection {
+public final class Connection {
+    /** On the client channel, for listing live connections. */
+    public static final AttributeKey<Connection> KEY = AttributeKey.valueOf("shunt.connection");
+
     private final RelayContext context;
     private final Channel client;
     private final long startNanos = System.nanoTime();
@@ -30,14 +34,23 @@ final class Connection {
         this.context = context;
         this.client = client;
         context.counters().connectionAccepted();
+        client.attr(KEY).set(this);
+    }
+
+    /**
+     * The connection as it is now, with outcome {@code open}. Its state belongs to the event loop:
+     * call this on {@code client().eventLoop()}.
+     */
+    public ConnectionSummary snapshot() {
+        return summary("open");
+    }
+
+    public Channel client() {
+        return client;
     }
 
     RelayContext context() {
         return context;
-    }
-
-    Channel client() {
-        return client;
     }
 
     void destination(InetSocketAddress destination) {
@@ -104,9 +117,13 @@ final class Connection {
 
     private void report(String outcome) {
         context.counters().connectionEnded();
-        context.observer().connectionClosed(new ConnectionSummary(context.pod(), context.technique(),
-                context.direction(), (InetSocketAddress) client.remoteAddress(), originalDestination,
-                bytesFromClient, bytesFromUpstream, Duration.ofNanos(System.nanoTime() - startNanos), outcome));
+        context.observer().connectionClosed(summary(outcome));
+    }
+
+    private ConnectionSummary summary(String outcome) {
+        return new ConnectionSummary(context.pod(), context.technique(), context.direction(),
+                (InetSocketAddress) client.remoteAddress(), originalDestination, bytesFromClient, bytesFromUpstream,
+                Duration.ofNanos(System.nanoTime() - startNanos), outcome);
     }
 
     private static void flushAndClose(Channel ch) {
