@@ -8,6 +8,7 @@ import io.shunt.agent.registry.PodSpec;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.HijackException;
 import io.shunt.hijack.TechniqueId;
+import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.probe.KernelFeatures;
 import io.shunt.hijack.probe.KernelProbe;
 import io.shunt.hijack.probe.LegacyIptables;
@@ -27,6 +28,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -49,6 +51,9 @@ public final class NodeAgent implements AutoCloseable {
     private final ProxyEngine engine;
     private final PodRegistry registry = new PodRegistry();
     private final Optional<PodStore> store;
+    private final Instant started = Instant.now();
+    /** The policy of every pod: the configured one, changed live by {@link #changePolicy}. */
+    private volatile CapturePolicy policy;
     private volatile boolean ready;
     private boolean closed;
 
@@ -57,6 +62,7 @@ public final class NodeAgent implements AutoCloseable {
         this.store = store;
         this.features = features;
         this.selector = new Selector(config.ranking());
+        this.policy = config.policy();
         ConnectionObserver observer = config.logConnections()
                 ? summary -> LOG.info("connection {}", summary)
                 : summary -> LOG.debug("connection {}", summary);
@@ -135,6 +141,58 @@ public final class NodeAgent implements AutoCloseable {
         return config;
     }
 
+    public Instant started() {
+        return started;
+    }
+
+    public CapturePolicy policy() {
+        return policy;
+    }
+
+    /** How the node's ranking fares on this kernel: which techniques can be used, and why not. */
+    public List<Verdict> assessment() {
+        return selector.assess(features);
+    }
+
+    /**
+     * Applies a new capture policy to every pod at once, live: each pod's rules are replaced in
+     * one transaction, so established connections keep flowing and no new one is missed. When
+     * one pod cannot take the new rules, the pods already changed get the old ones back and
+     * nothing has changed.
+     *
+     * @return the pods now under the new policy
+     * @throws HijackException naming the pod that refused, when nothing was changed
+     */
+    public synchronized List<String> changePolicy(CapturePolicy next) throws HijackException {
+        if (next.outboundPort() != policy.outboundPort() || next.inboundPort() != policy.inboundPort()
+                || next.bypassMark() != policy.bypassMark() || next.captureInbound() != policy.captureInbound()) {
+            throw new IllegalArgumentException("only the include and exclude lists can change live; listener ports, "
+                    + "bypass mark and inbound capture need a restart");
+        }
+        CapturePolicy before = policy;
+        List<ManagedPod> changed = new ArrayList<>();
+        for (ManagedPod pod : registry.all()) {
+            try {
+                pod.hijacker().install(pod.netns(), next);
+                changed.add(pod);
+            } catch (HijackException | RuntimeException e) {
+                for (ManagedPod undo : changed) {
+                    try {
+                        undo.hijacker().install(undo.netns(), before);
+                    } catch (HijackException | RuntimeException again) {
+                        LOG.error("pod={} technique={}: could not put the previous policy back: {}", undo.name(),
+                                undo.technique().id(), again.getMessage());
+                    }
+                }
+                throw new HijackException(pod.technique(), "of the new policy for pod " + pod.name(), pod.spec().netns(),
+                        e.getMessage() + "; no pod was changed", e);
+            }
+        }
+        policy = next;
+        LOG.info("policy changed live for {} pod(s): {}", changed.size(), next);
+        return changed.stream().map(ManagedPod::name).toList();
+    }
+
     /** What the kernel offers, as probed at start (with masked features shown as unsupported). */
     public KernelFeatures features() {
         return features;
@@ -188,8 +246,8 @@ public final class NodeAgent implements AutoCloseable {
             }
         }
         LOG.info("pod={} technique={} intercepted: netns={} outbound_listener={} inbound_listener={} selection=[{}]",
-                spec.name(), pod.technique().id(), spec.netns(), addressOf(config.policy().outboundPort(), true),
-                config.policy().captureInbound() ? addressOf(config.policy().inboundPort(), false) : "-",
+                spec.name(), pod.technique().id(), spec.netns(), addressOf(policy.outboundPort(), true),
+                policy.captureInbound() ? addressOf(policy.inboundPort(), false) : "-",
                 selection.describe());
         return pod;
     }
@@ -234,7 +292,7 @@ public final class NodeAgent implements AutoCloseable {
         TechniqueBinding binding = TechniqueBinding.of(technique);
         AttachedPod attached = engine.attach(endpoint(spec, netns, binding));
         try {
-            binding.hijacker().install(netns, config.policy());
+            binding.hijacker().install(netns, policy);
         } catch (HijackException | RuntimeException e) {
             attached.close();
             throw e;
@@ -321,7 +379,6 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     private PodEndpoint endpoint(PodSpec spec, NetNs netns, TechniqueBinding binding) {
-        var policy = config.policy();
         return new PodEndpoint(spec.name(), netns, binding.technique().id(),
                 addressOf(policy.outboundPort(), true),
                 policy.captureInbound() ? addressOf(policy.inboundPort(), false) : null,
@@ -333,7 +390,7 @@ public final class NodeAgent implements AutoCloseable {
      * rewrites them to 127.0.0.1, and TPROXY on lo hands them to 127.0.0.1:15001. Inbound
      * connections keep the pod's own address.
      */
-    private static InetSocketAddress addressOf(int port, boolean outbound) {
+    public static InetSocketAddress addressOf(int port, boolean outbound) {
         return new InetSocketAddress(outbound ? "127.0.0.1" : "0.0.0.0", port);
     }
 }

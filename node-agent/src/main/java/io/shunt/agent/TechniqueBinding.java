@@ -2,8 +2,7 @@ package io.shunt.agent;
 
 import io.shunt.hijack.Hijacker;
 import io.shunt.hijack.TechniqueId;
-import io.shunt.hijack.redirect.RedirectHijacker;
-import io.shunt.hijack.tproxy.TproxyHijacker;
+import io.shunt.hijack.Hijackers;
 import io.shunt.proxy.ConntrackOriginalDestination;
 import io.shunt.proxy.LocalAddressOriginalDestination;
 import io.shunt.proxy.OriginalDestination;
@@ -17,9 +16,9 @@ record TechniqueBinding(TechniqueId technique, Hijacker hijacker, OriginalDestin
                         boolean transparentListeners) {
     static TechniqueBinding of(TechniqueId technique) {
         return switch (technique) {
-            case REDIRECT -> new TechniqueBinding(technique, new RedirectHijacker(), new ConntrackOriginalDestination(),
+            case REDIRECT -> new TechniqueBinding(technique, Hijackers.of(technique), new ConntrackOriginalDestination(),
                     false);
-            case TPROXY -> new TechniqueBinding(technique, new TproxyHijacker(), new LocalAddressOriginalDestination(),
+            case TPROXY -> new TechniqueBinding(technique, Hijackers.of(technique), new LocalAddressOriginalDestination(),
                     true);
         };
     }

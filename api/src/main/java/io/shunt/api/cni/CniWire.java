@@ -2,12 +2,11 @@ package io.shunt.api.cni;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.shunt.api.JsonLines;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 
 /**
  * The framing between the plugin and the agent on the agent's CNI Unix socket: the client sends
@@ -27,27 +26,11 @@ public final class CniWire {
     }
 
     public static void write(OutputStream out, Object message) throws IOException {
-        byte[] bytes = JSON.writeValueAsBytes(message);
-        if (bytes.length >= MAX_MESSAGE_BYTES) {
-            throw new IOException("message of " + bytes.length + " bytes is over the limit of " + MAX_MESSAGE_BYTES);
-        }
-        out.write(bytes);
-        out.write('\n');
-        out.flush();
+        JsonLines.write(out, JSON, message, MAX_MESSAGE_BYTES);
     }
 
     /** Reads one message, up to the newline or the end of the stream. */
     public static <T> T read(InputStream in, Class<T> type) throws IOException {
-        ByteArrayOutputStream line = new ByteArrayOutputStream(512);
-        for (int b; (b = in.read()) != -1 && b != '\n'; ) {
-            if (line.size() >= MAX_MESSAGE_BYTES) {
-                throw new IOException("message over the limit of " + MAX_MESSAGE_BYTES + " bytes");
-            }
-            line.write(b);
-        }
-        if (line.size() == 0) {
-            throw new IOException("the peer closed the connection without sending a message");
-        }
-        return JSON.readValue(line.toString(StandardCharsets.UTF_8), type);
+        return JsonLines.read(in, JSON, type, MAX_MESSAGE_BYTES);
     }
 }

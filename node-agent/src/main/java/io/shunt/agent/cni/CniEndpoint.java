@@ -1,5 +1,6 @@
 package io.shunt.agent.cni;
 
+import io.shunt.agent.socket.RootOnlySocket;
 import io.shunt.api.cni.CniReply;
 import io.shunt.api.cni.CniRequest;
 import io.shunt.api.cni.CniWire;
@@ -72,7 +73,7 @@ public final class CniEndpoint implements AutoCloseable {
     private static final long ACCEPT_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long NO_DEADLINE = Long.MAX_VALUE;
 
-    private final CniSocketFile file;
+    private final RootOnlySocket file;
     private final ServerSocketChannel server;
     private final Selector selector;
     private final SelectionKey acceptKey;
@@ -92,7 +93,7 @@ public final class CniEndpoint implements AutoCloseable {
     private final Set<Connection> connections = new HashSet<>();
     private long acceptPausedUntil = NO_DEADLINE;
 
-    private CniEndpoint(CniSocketFile.Bound bound, Selector selector, SelectionKey acceptKey, CniHandler handler,
+    private CniEndpoint(RootOnlySocket.Bound bound, Selector selector, SelectionKey acceptKey, CniHandler handler,
                         int maxConcurrent, Duration requestTimeout) {
         this.file = bound.file();
         this.server = bound.server();
@@ -130,7 +131,7 @@ public final class CniEndpoint implements AutoCloseable {
         if (requestTimeout.isNegative() || requestTimeout.isZero()) {
             throw new IllegalArgumentException("requestTimeout must be positive, got " + requestTimeout);
         }
-        CniSocketFile.Bound bound = CniSocketFile.bind(socket);
+        RootOnlySocket.Bound bound = RootOnlySocket.bind(socket, "CNI");
         Selector selector = null;
         try {
             selector = Selector.open();

@@ -3,11 +3,14 @@ package io.shunt.agent.standalone;
 import io.shunt.agent.AgentConfig;
 import io.shunt.agent.CniPods;
 import io.shunt.agent.OptOut;
+import io.shunt.agent.admin.AdminEndpoint;
+import io.shunt.agent.admin.AdminService;
 import io.shunt.agent.cni.CniEndpoint;
 import io.shunt.agent.cni.conflist.ChainEntry;
 import io.shunt.agent.cni.conflist.ConflistGuard;
 import io.shunt.agent.cni.conflist.ConflistInstaller;
 import io.shunt.agent.registry.PodStore;
+import io.shunt.api.admin.AdminWire;
 import io.shunt.api.cni.CniWire;
 import io.shunt.agent.NodeAgent;
 import io.shunt.agent.registry.PodSpec;
@@ -33,7 +36,7 @@ import java.util.concurrent.CountDownLatch;
  * The agent without Kubernetes: pods are given as network-namespace paths on the command line.
  * Runs until SIGTERM or SIGINT, then removes everything it installed.
  */
-@Command(name = "shunt-agent", mixinStandardHelpOptions = true, version = "shunt-agent 0.1.0",
+@Command(name = "shunt-agent", mixinStandardHelpOptions = true, version = "shunt-agent " + StandaloneMain.VERSION,
         subcommands = UninstallCniCommand.class,
         sortOptions = false,
         description = {
@@ -47,6 +50,7 @@ import java.util.concurrent.CountDownLatch;
                 "  shunt-agent --cni-socket /run/shunt/cni.sock --state-file /var/lib/shunt/pods.json",
                 "  shunt-agent --cni-socket /run/shunt/cni.sock --cni-conf-dir /etc/cni/net.d --skip-namespace kube-system",
                 "  shunt-agent uninstall-cni --cni-conf-dir /etc/cni/net.d",
+                "  shunt-agent --pod web=/var/run/netns/web --admin-socket /run/shunt/admin.sock   # for shuntctl",
                 "  shunt-agent --pod a=/var/run/netns/a --pod b=/proc/4242/ns/net \\",
                 "              --exclude-cidr 10.96.0.1/32 --exclude-port 22,9000-9100",
                 "",
@@ -82,6 +86,11 @@ public final class StandaloneMain implements Callable<Integer> {
             description = "Where the primary configuration is copied before Shunt first changes it. Default: ${DEFAULT-VALUE}.")
     Path cniBackupDir;
 
+    @CommandLine.Option(names = "--admin-socket", paramLabel = "PATH",
+            description = "Serve the admin API for shuntctl on this Unix socket (root only), e.g. "
+                    + AdminWire.DEFAULT_SOCKET + ", shuntctl's default.")
+    Path adminSocket;
+
     @CommandLine.Option(names = "--state-file", paramLabel = "PATH",
             description = "Persist the intercepted pods here (e.g. /var/lib/shunt/pods.json); on start the agent "
                     + "takes them back, so a restart does not need the runtime to ADD them again.")
@@ -90,7 +99,11 @@ public final class StandaloneMain implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    static final String VERSION = "0.1.0";
     private static final int CNI_CONCURRENCY = 16;
+    private static final int ADMIN_CONCURRENCY = 8;
+    private static final Duration ADMIN_REQUEST_TIMEOUT = Duration.ofSeconds(10);
+    private static final Duration UNINSTALL_REPLY_GRACE = Duration.ofMillis(300);
     private static final Duration CNI_REQUEST_TIMEOUT = Duration.ofSeconds(30);
     /** The safety net for a missed change notification; a notified change is handled at once. */
     private static final Duration CONFLIST_RECHECK = Duration.ofSeconds(30);
@@ -98,6 +111,7 @@ public final class StandaloneMain implements Callable<Integer> {
     private volatile NodeAgent agent;
     private volatile CniEndpoint cni;
     private volatile ConflistGuard conflistGuard;
+    private volatile AdminEndpoint admin;
 
     public static void main(String[] args) {
         System.exit(commandLine(new StandaloneMain()).execute(args));
@@ -183,6 +197,17 @@ public final class StandaloneMain implements Callable<Integer> {
                 return EXIT_FAILURE;
             }
         }
+        if (adminSocket != null) {
+            try {
+                admin = AdminEndpoint.start(adminSocket, new AdminService(agent, VERSION, uninstaller(conflist)),
+                        ADMIN_CONCURRENCY, ADMIN_REQUEST_TIMEOUT);
+            } catch (IOException | RuntimeException e) {
+                err.println("shunt-agent: cannot serve the admin API on " + adminSocket + ": " + e.getMessage());
+                Runtime.getRuntime().removeShutdownHook(stopper);
+                stop();
+                return EXIT_FAILURE;
+            }
+        }
         if (conflist != null) {
             // After the endpoint serves: a pod the runtime adds through the new entry finds the agent.
             try {
@@ -203,6 +228,49 @@ public final class StandaloneMain implements Callable<Integer> {
         return 0;
     }
 
+    /** What {@code shuntctl uninstall} removes beyond the pods, and how it ends the agent. */
+    private AdminService.Uninstaller uninstaller(ConflistInstaller conflist) {
+        return new AdminService.Uninstaller() {
+            @Override
+            public List<String> removeNodeInstall() {
+                List<String> left = new ArrayList<>();
+                if (conflist != null) {
+                    ConflistGuard guard = conflistGuard;
+                    if (guard != null) {
+                        guard.close(); // or it would put the entry straight back
+                    }
+                    try {
+                        conflist.uninstall();
+                        conflist.chaining().forEach(f -> left.add("CNI configuration " + f + " still chains shunt-cni"));
+                    } catch (IOException e) {
+                        left.add("CNI configuration in " + conflist.confDir() + ": " + e.getMessage());
+                    }
+                }
+                if (stateFile != null) {
+                    try {
+                        java.nio.file.Files.deleteIfExists(stateFile);
+                    } catch (IOException e) {
+                        left.add("state file " + stateFile + ": " + e.getMessage());
+                    }
+                }
+                return left;
+            }
+
+            @Override
+            public void stopAgent() {
+                // After the reply has gone out; exiting runs the shutdown hook, which closes the sockets.
+                Thread.ofPlatform().name("shunt-agent-uninstall").start(() -> {
+                    try {
+                        Thread.sleep(UNINSTALL_REPLY_GRACE);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    System.exit(0);
+                });
+            }
+        };
+    }
+
     /**
      * Runs in the shutdown hook. A JVM ended by a signal exits with 128+signal even when its hooks
      * succeed; halting here instead reports what operators care about: 0 when every rule was
@@ -217,6 +285,10 @@ public final class StandaloneMain implements Callable<Integer> {
         ConflistGuard guard = conflistGuard;
         if (guard != null) {
             guard.close();
+        }
+        AdminEndpoint adminEndpoint = admin;
+        if (adminEndpoint != null) {
+            adminEndpoint.close();
         }
         CniEndpoint endpoint = cni;
         if (endpoint != null) {

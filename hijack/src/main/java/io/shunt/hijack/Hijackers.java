@@ -1,0 +1,17 @@
+package io.shunt.hijack;
+
+import io.shunt.hijack.redirect.RedirectHijacker;
+import io.shunt.hijack.tproxy.TproxyHijacker;
+
+/** The hijacker of each technique: the one place that maps a technique id to its kernel side. */
+public final class Hijackers {
+    private Hijackers() {
+    }
+
+    public static Hijacker of(TechniqueId technique) {
+        return switch (technique) {
+            case REDIRECT -> new RedirectHijacker();
+            case TPROXY -> new TproxyHijacker();
+        };
+    }
+}

@@ -1,0 +1,257 @@
+package io.shunt.agent.admin;
+
+import io.shunt.agent.NodeAgent;
+import io.shunt.agent.registry.ManagedPod;
+import io.shunt.api.admin.AdminReply;
+import io.shunt.api.admin.AdminReply.ErrorKind;
+import io.shunt.api.admin.AdminRequest;
+import io.shunt.api.admin.AdminWire;
+import io.shunt.api.admin.Views;
+import io.shunt.hijack.HijackException;
+import io.shunt.hijack.policy.CapturePolicy;
+import io.shunt.hijack.policy.Decision;
+import io.shunt.hijack.probe.Feature;
+import io.shunt.hijack.select.Verdict;
+import io.shunt.proxy.ConnectionSummary;
+import io.shunt.proxy.PodCounters;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+
+/**
+ * The admin API's commands, on top of the agent. Each returns one of {@link Views}; a command
+ * that cannot be done as asked changes nothing and says why in one line.
+ */
+public final class AdminService {
+    private static final Logger LOG = LoggerFactory.getLogger(AdminService.class);
+    private static final Duration SNAPSHOT_TIMEOUT = Duration.ofSeconds(2);
+
+    private final NodeAgent agent;
+    private final String version;
+    private final Uninstaller uninstaller;
+
+    /** What {@code uninstall} does beyond releasing the pods: take the CNI entry out, stop the agent. */
+    public interface Uninstaller {
+        /** Removes what the agent installed outside pods; returns what is left afterwards. */
+        List<String> removeNodeInstall();
+
+        /** Stops the agent after the reply went out. */
+        void stopAgent();
+    }
+
+    public AdminService(NodeAgent agent, String version, Uninstaller uninstaller) {
+        this.agent = agent;
+        this.version = version;
+        this.uninstaller = uninstaller;
+    }
+
+    public AdminReply handle(AdminRequest request) {
+        if (request.version() != AdminWire.VERSION) {
+            return AdminReply.failure(ErrorKind.BAD_REQUEST, "admin API version " + request.version()
+                    + " is not supported; this agent speaks version " + AdminWire.VERSION + " (use a shuntctl of the same release)");
+        }
+        try {
+            Object result = switch (request.command()) {
+                case "status" -> status();
+                case "probe" -> probe();
+                case "pods" -> agent.pods().stream().sorted(Comparator.comparing(ManagedPod::name)).map(this::pod).toList();
+                case "rules" -> rules(request.arg("pod"));
+                case "explain" -> explain(request.arg("pod"), request.arg("destination"));
+                case "exclude-list" -> policy(agent.policy());
+                case "exclude-add" -> exclude(request, true);
+                case "exclude-remove" -> exclude(request, false);
+                case "conns" -> conns(request.arg("pod"));
+                case "stats" -> stats();
+                case "uninstall" -> uninstall();
+                default -> throw new AdminException(ErrorKind.BAD_REQUEST, "unknown admin command '" + request.command() + "'");
+            };
+            return AdminReply.success(AdminWire.JSON.valueToTree(result));
+        } catch (AdminException e) {
+            return AdminReply.failure(e.kind(), e.getMessage());
+        } catch (RuntimeException e) {
+            LOG.error("admin {} failed", request.command(), e);
+            return AdminReply.failure(ErrorKind.FAILED, request.command() + " failed in the agent: " + e);
+        }
+    }
+
+    private Views.Status status() {
+        Map<String, Integer> byTechnique = new TreeMap<>();
+        agent.pods().forEach(p -> byTechnique.merge(p.technique().id(), 1, Integer::sum));
+        var engine = agent.config().engine();
+        return new Views.Status(version, agent.ready(), Duration.between(agent.started(), Instant.now()).toMillis(),
+                agent.features().kernelRelease(), engine.transport().id(), engine.eventLoops(),
+                agent.config().ranking().stream().map(t -> t.id()).toList(), verdicts(agent.assessment()),
+                agent.pods().size(), byTechnique, policy(agent.policy()));
+    }
+
+    private Views.Probe probe() {
+        var features = agent.features();
+        List<Views.Feature> list = Arrays.stream(Feature.values())
+                .map(f -> new Views.Feature(f.id(), features.has(f), features.result(f).text())).toList();
+        return new Views.Probe(features.kernelRelease(), list, verdicts(agent.assessment()));
+    }
+
+    static List<Views.Verdict> verdicts(List<Verdict> verdicts) {
+        return verdicts.stream().map(v -> new Views.Verdict(v.technique().id(), v.outcome().word(), v.reason())).toList();
+    }
+
+    private Views.Pod pod(ManagedPod pod) {
+        PodCounters.Snapshot c = pod.engine().counters();
+        List<String> warnings = pod.foreignLegacyTables().isEmpty() ? List.of()
+                : List.of("legacy iptables tables " + pod.foreignLegacyTables() + " from another tool run beside Shunt's rules");
+        return new Views.Pod(pod.name(), pod.spec().netns().toString(), pod.technique().id(), pod.spec().containerId(),
+                pod.spec().network(), pod.selection().describe(), c.accepted(), c.active(), c.bytesFromClients(),
+                c.bytesFromUpstreams(), warnings);
+    }
+
+    private List<Views.Rules> rules(String podName) throws AdminException {
+        List<Views.Rules> rules = new ArrayList<>();
+        for (ManagedPod pod : selected(podName)) {
+            rules.add(new Views.Rules(pod.name(), pod.technique().id(), installed(pod).orElse("")));
+        }
+        return rules;
+    }
+
+    private Views.Explain explain(String podName, String destination) throws AdminException {
+        if (podName.isEmpty()) {
+            throw new AdminException(ErrorKind.BAD_REQUEST, "explain needs a pod");
+        }
+        ManagedPod pod = selected(podName).getFirst();
+        InetSocketAddress dest = DestinationParser.parse(destination);
+        CapturePolicy policy = agent.policy();
+        Decision decision = policy.decideOutbound(dest.getAddress(), dest.getPort());
+        String installed = installed(pod).orElseThrow(() -> new AdminException(ErrorKind.FAILED,
+                "pod " + pod.name() + " has no Shunt rules installed now (removed by hand?); `shuntctl rules "
+                        + pod.name() + "` shows what is there"));
+        String kernelRule = KernelRuleFinder.ruleFor(decision, installed).orElse("(no matching rule found in the installed "
+                + "ruleset: it differs from what the agent installed; check `shuntctl rules " + pod.name() + "`)");
+        String rule = switch (decision.reason()) {
+            case EXCLUDED_CIDR -> "excludeOutboundCidrs " + decision.matched().orElse("");
+            case EXCLUDED_PORT -> "excludeOutboundPorts " + decision.matched().orElse("");
+            case NOT_INCLUDED -> "includeOutboundCidrs " + policy.includeOutboundCidrs();
+            case LOCAL_DESTINATION -> "local destination";
+            case NOT_IPV4 -> "IPv4 only";
+            case CAPTURED -> "capture";
+        };
+        String listener = decision.captured() ? address(NodeAgent.addressOf(policy.outboundPort(), true)) : "";
+        return new Views.Explain(pod.name(), pod.technique().id(), address(dest), decision.captured(),
+                decision.explain(), rule, listener, kernelRule);
+    }
+
+    private Views.Change exclude(AdminRequest request, boolean add) throws AdminException {
+        Exclusion exclusion = Exclusion.parse(request.arg("kind"), request.arg("value"));
+        CapturePolicy before = agent.policy();
+        CapturePolicy next = add ? exclusion.addTo(before) : exclusion.removeFrom(before);
+        String what = request.arg("kind") + " " + request.arg("value");
+        if (next.equals(before)) {
+            return new Views.Change(what + " is excluded already; nothing changed", List.of(), Map.of());
+        }
+        try {
+            List<String> applied = agent.changePolicy(next);
+            return new Views.Change((add ? "excluded " : "no longer excluded: ") + what + " on " + applied.size()
+                    + " pod(s)", applied, Map.of());
+        } catch (HijackException e) {
+            throw new AdminException(ErrorKind.FAILED, e.getMessage());
+        }
+    }
+
+    private List<Views.Connection> conns(String podName) throws AdminException {
+        List<Views.Connection> conns = new ArrayList<>();
+        for (ManagedPod pod : selected(podName)) {
+            for (ConnectionSummary c : pod.engine().openConnections(SNAPSHOT_TIMEOUT)) {
+                conns.add(new Views.Connection(c.pod(), c.technique(), c.direction().id(), address(c.client()),
+                        address(c.originalDestination()), c.bytesFromClient(), c.bytesFromUpstream(),
+                        c.duration().toMillis()));
+            }
+        }
+        conns.sort(Comparator.comparing(Views.Connection::pod).thenComparing(Views.Connection::ageMillis,
+                Comparator.reverseOrder()));
+        return conns;
+    }
+
+    private Views.Stats stats() {
+        List<Views.PodStats> pods = agent.pods().stream().sorted(Comparator.comparing(ManagedPod::name)).map(p -> {
+            PodCounters.Snapshot c = p.engine().counters();
+            return new Views.PodStats(p.name(), p.technique().id(), c.accepted(), c.active(), c.upstreamFailures(),
+                    c.destinationMisses(), c.bytesFromClients(), c.bytesFromUpstreams());
+        }).toList();
+        Views.PodStats total = new Views.PodStats("(all)", "", pods.stream().mapToLong(Views.PodStats::accepted).sum(),
+                pods.stream().mapToLong(Views.PodStats::active).sum(),
+                pods.stream().mapToLong(Views.PodStats::upstreamFailures).sum(),
+                pods.stream().mapToLong(Views.PodStats::destinationMisses).sum(),
+                pods.stream().mapToLong(Views.PodStats::bytesFromClients).sum(),
+                pods.stream().mapToLong(Views.PodStats::bytesFromUpstreams).sum());
+        return new Views.Stats(pods, total);
+    }
+
+    /** Releases every pod, verifies each namespace is clean, removes the node install, then stops the agent. */
+    private Views.Uninstall uninstall() {
+        List<Views.Released> released = new ArrayList<>();
+        List<String> remaining = new ArrayList<>();
+        for (ManagedPod pod : agent.pods().stream().sorted(Comparator.comparing(ManagedPod::name)).toList()) {
+            try {
+                agent.removePod(pod.name());
+                released.add(new Views.Released(pod.name(), pod.technique().id(), pod.spec().netns().toString()));
+            } catch (HijackException e) {
+                remaining.add("pod " + pod.name() + ": " + e.getMessage());
+            }
+        }
+        remaining.addAll(uninstaller.removeNodeInstall());
+        LOG.info("uninstall: released {} pod(s); {}", released.size(),
+                remaining.isEmpty() ? "nothing of Shunt remains" : "still there: " + remaining);
+        uninstaller.stopAgent();
+        return new Views.Uninstall(released, remaining);
+    }
+
+    private List<ManagedPod> selected(String podName) throws AdminException {
+        if (podName.isEmpty()) {
+            return agent.pods().stream().sorted(Comparator.comparing(ManagedPod::name)).toList();
+        }
+        return List.of(agent.pod(podName).orElseThrow(() -> new AdminException(ErrorKind.NOT_FOUND,
+                "no pod \"" + podName + "\" is intercepted on this node; intercepted: " + names(agent.pods()))));
+    }
+
+    private Optional<String> installed(ManagedPod pod) throws AdminException {
+        try {
+            return pod.hijacker().installed(pod.netns());
+        } catch (HijackException e) {
+            throw new AdminException(ErrorKind.FAILED, e.getMessage());
+        }
+    }
+
+    static Views.Policy policy(CapturePolicy p) {
+        return new Views.Policy(p.outboundPort(), p.inboundPort(), "0x" + Integer.toHexString(p.bypassMark()),
+                p.captureInbound(), strings(p.includeOutboundCidrs()), strings(p.excludeOutboundCidrs()),
+                strings(p.excludeOutboundPorts()), strings(p.excludeInboundPorts()));
+    }
+
+    private static List<String> strings(List<?> list) {
+        return list.stream().map(Object::toString).toList();
+    }
+
+    private static String names(Collection<ManagedPod> pods) {
+        return pods.isEmpty() ? "none" : pods.stream().map(ManagedPod::name).sorted().collect(Collectors.joining(", "));
+    }
+
+    static String address(InetSocketAddress a) {
+        if (a == null) {
+            return "";
+        }
+        InetAddress ip = a.getAddress();
+        String host = ip == null ? a.getHostString() : ip.getHostAddress();
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+    }
+}
