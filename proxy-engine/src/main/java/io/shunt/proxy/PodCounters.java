@@ -10,6 +10,7 @@ public final class PodCounters {
     private final LongAdder destinationMisses = new LongAdder();
     private final LongAdder bytesFromClients = new LongAdder();
     private final LongAdder bytesFromUpstreams = new LongAdder();
+    private final LatencyHistogram upstreamConnect = new LatencyHistogram();
 
     public void connectionAccepted() {
         accepted.increment();
@@ -24,6 +25,11 @@ public final class PodCounters {
         upstreamFailures.increment();
     }
 
+    /** An upstream connect succeeded {@code nanos} after the proxy started it (socket creation included). */
+    public void upstreamConnected(long nanos) {
+        upstreamConnect.record(nanos);
+    }
+
     public void destinationMissed() {
         destinationMisses.increment();
     }
@@ -34,7 +40,7 @@ public final class PodCounters {
 
     public Snapshot snapshot() {
         return new Snapshot(accepted.sum(), active.sum(), upstreamFailures.sum(), destinationMisses.sum(),
-                bytesFromClients.sum(), bytesFromUpstreams.sum());
+                bytesFromClients.sum(), bytesFromUpstreams.sum(), upstreamConnect.snapshot());
     }
 
     /**
@@ -44,8 +50,10 @@ public final class PodCounters {
      * @param destinationMisses  connections closed because no original destination was known
      * @param bytesFromClients   bytes relayed from the side that opened the connection
      * @param bytesFromUpstreams bytes relayed back to it
+     * @param upstreamConnect    how long successful upstream connects took, from creating the socket
+     *                           in the pod's namespace until the connection was established
      */
     public record Snapshot(long accepted, long active, long upstreamFailures, long destinationMisses,
-                           long bytesFromClients, long bytesFromUpstreams) {
+                           long bytesFromClients, long bytesFromUpstreams, LatencyHistogram.Snapshot upstreamConnect) {
     }
 }

@@ -56,6 +56,7 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         connection.destination(destination);
+        long connectStart = System.nanoTime();
         ChannelFuture connect = new Bootstrap()
                 .group(client.eventLoop())
                 .channelFactory(context.upstreamSockets())
@@ -66,10 +67,10 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
                 .handler(new RelayHandler(connection, client, false))
                 .connect(destination);
         connection.upstream(connect.channel());
-        connect.addListener((ChannelFuture f) -> upstreamConnected(ctx, f));
+        connect.addListener((ChannelFuture f) -> upstreamConnected(ctx, f, connectStart));
     }
 
-    private void upstreamConnected(ChannelHandlerContext ctx, ChannelFuture f) {
+    private void upstreamConnected(ChannelHandlerContext ctx, ChannelFuture f, long connectStart) {
         if (!f.isSuccess()) {
             LOG.debug("pod={} technique={} direction={} client={} original_dst={}: upstream connect failed: {}",
                     context.pod(), context.technique(), context.direction().id(), ctx.channel().remoteAddress(),
@@ -79,6 +80,8 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
             connection.reset("upstream-failed");
             return;
         }
+        // Counted even if the client has left meanwhile: it measures the upstream, not the client.
+        context.counters().upstreamConnected(System.nanoTime() - connectStart);
         Channel client = ctx.channel();
         Channel upstream = f.channel();
         if (!client.isActive()) {
