@@ -359,6 +359,7 @@ public final class NodeAgent implements AutoCloseable {
             return;
         }
         closed = true;
+        ready = false;
         List<String> failures = new ArrayList<>();
         HijackException first = null;
         for (ManagedPod pod : registry.all()) {

@@ -12,6 +12,7 @@ import io.shunt.proxy.EngineConfig;
 import io.shunt.proxy.Transport;
 import picocli.CommandLine.Option;
 
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -146,6 +147,30 @@ final class AgentOptions {
             return (int) mark;
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("--bypass-mark '" + text + "' is not a non-zero 32-bit number like 0x5348");
+        }
+    }
+
+    /** {@code 127.0.0.1:15090} or {@code [::1]:15090}, literal addresses only. */
+    static InetSocketAddress parseHostPort(String option, String text) {
+        String bad = option + " '" + text + "' is not ADDRESS:PORT with a literal address, e.g. 127.0.0.1:15090";
+        int colon = text.lastIndexOf(':');
+        if (colon <= 0) {
+            throw new IllegalArgumentException(bad);
+        }
+        String host = text.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        try {
+            int port = Integer.parseInt(text.substring(colon + 1));
+            if (port < 1 || port > 65535) {
+                throw new IllegalArgumentException(option + " port " + port + " is out of range 1..65535");
+            }
+            return new InetSocketAddress(java.net.InetAddress.ofLiteral(host), port);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(bad);
+        } catch (IllegalArgumentException e) {
+            throw e.getMessage() != null && e.getMessage().startsWith(option) ? e : new IllegalArgumentException(bad);
         }
     }
 

@@ -6,6 +6,7 @@ import io.shunt.agent.OptOut;
 import io.shunt.agent.admin.AdminEndpoint;
 import io.shunt.agent.admin.AdminService;
 import io.shunt.agent.cni.CniEndpoint;
+import io.shunt.agent.metrics.MetricsServer;
 import io.shunt.agent.cni.conflist.ChainEntry;
 import io.shunt.agent.cni.conflist.ConflistGuard;
 import io.shunt.agent.cni.conflist.ConflistInstaller;
@@ -20,6 +21,7 @@ import picocli.CommandLine.Command;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,6 +53,7 @@ import java.util.concurrent.CountDownLatch;
                 "  shunt-agent --cni-socket /run/shunt/cni.sock --cni-conf-dir /etc/cni/net.d --skip-namespace kube-system",
                 "  shunt-agent uninstall-cni --cni-conf-dir /etc/cni/net.d",
                 "  shunt-agent --pod web=/var/run/netns/web --admin-socket /run/shunt/admin.sock   # for shuntctl",
+                "  shunt-agent --pod web=/var/run/netns/web --metrics-address 127.0.0.1:15090",
                 "  shunt-agent --pod a=/var/run/netns/a --pod b=/proc/4242/ns/net \\",
                 "              --exclude-cidr 10.96.0.1/32 --exclude-port 22,9000-9100",
                 "",
@@ -91,6 +94,11 @@ public final class StandaloneMain implements Callable<Integer> {
                     + AdminWire.DEFAULT_SOCKET + ", shuntctl's default.")
     Path adminSocket;
 
+    @CommandLine.Option(names = "--metrics-address", paramLabel = "HOST:PORT",
+            description = "Serve Prometheus metrics (/metrics) and health (/healthz, /readyz) over HTTP on this "
+                    + "loopback address, e.g. 127.0.0.1:15090. Loopback only: the endpoint has no authentication.")
+    String metricsAddress;
+
     @CommandLine.Option(names = "--state-file", paramLabel = "PATH",
             description = "Persist the intercepted pods here (e.g. /var/lib/shunt/pods.json); on start the agent "
                     + "takes them back, so a restart does not need the runtime to ADD them again.")
@@ -112,6 +120,7 @@ public final class StandaloneMain implements Callable<Integer> {
     private volatile CniEndpoint cni;
     private volatile ConflistGuard conflistGuard;
     private volatile AdminEndpoint admin;
+    private volatile MetricsServer metrics;
 
     public static void main(String[] args) {
         System.exit(commandLine(new StandaloneMain()).execute(args));
@@ -151,8 +160,12 @@ public final class StandaloneMain implements Callable<Integer> {
         }
         OptOut optOut;
         ConflistInstaller conflist = null;
+        InetSocketAddress metricsAt = null;
         try {
             optOut = options.optOut();
+            if (metricsAddress != null) {
+                metricsAt = AgentOptions.parseHostPort("--metrics-address", metricsAddress);
+            }
             if (cniConfDir != null) {
                 conflist = new ConflistInstaller(cniConfDir, Optional.ofNullable(cniConflist), cniBackupDir,
                         new ChainEntry(cniSocket.toAbsolutePath()));
@@ -192,6 +205,16 @@ public final class StandaloneMain implements Callable<Integer> {
                 cni = CniEndpoint.start(cniSocket, new CniPods(agent, optOut), CNI_CONCURRENCY, CNI_REQUEST_TIMEOUT);
             } catch (IOException | RuntimeException e) {
                 err.println("shunt-agent: cannot serve CNI on " + cniSocket + ": " + e.getMessage());
+                Runtime.getRuntime().removeShutdownHook(stopper);
+                stop();
+                return EXIT_FAILURE;
+            }
+        }
+        if (metricsAt != null) {
+            try {
+                metrics = MetricsServer.start(metricsAt, agent);
+            } catch (IOException | RuntimeException e) {
+                err.println("shunt-agent: " + e.getMessage());
                 Runtime.getRuntime().removeShutdownHook(stopper);
                 stop();
                 return EXIT_FAILURE;
@@ -285,6 +308,10 @@ public final class StandaloneMain implements Callable<Integer> {
         ConflistGuard guard = conflistGuard;
         if (guard != null) {
             guard.close();
+        }
+        MetricsServer metricsServer = metrics;
+        if (metricsServer != null) {
+            metricsServer.close();
         }
         AdminEndpoint adminEndpoint = admin;
         if (adminEndpoint != null) {

@@ -215,6 +215,32 @@ class AgentOptionsTest {
 
     // ----------------------------------------------------------------------------------------------
 
+    @Test
+    void metricsAddressMustBeALiteralHostAndPort() {
+        assertEquals(new java.net.InetSocketAddress("127.0.0.1", 15090),
+                AgentOptions.parseHostPort("--metrics-address", "127.0.0.1:15090"));
+        assertEquals(15090, AgentOptions.parseHostPort("--metrics-address", "[::1]:15090").getPort());
+        for (String bad : List.of("localhost:15090", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", ":15090", "x:y")) {
+            Run r = execute("--pod", "a=/var/run/netns/a", "--metrics-address", bad);
+            assertEquals(StandaloneMain.EXIT_USAGE, r.exit(), bad);
+            assertTrue(r.err().startsWith("shunt-agent: --metrics-address"), r.err());
+        }
+    }
+
+    @Test
+    void cniConfDirNeedsTheCniSocket() {
+        Run r = execute("--cni-conf-dir", "/tmp/net.d");
+        assertEquals(StandaloneMain.EXIT_USAGE, r.exit());
+        assertTrue(r.err().contains("give --cni-socket PATH too"), r.err());
+    }
+
+    @Test
+    void skipOptionsRefuseNamesKubernetesWouldNot() {
+        Run r = execute("--cni-socket", "/tmp/x.sock", "--skip-pod", "coredns");
+        assertEquals(StandaloneMain.EXIT_USAGE, r.exit());
+        assertTrue(r.err().contains("'coredns' is not NAMESPACE/NAME"), r.err());
+    }
+
     private static AgentConfig configFrom(String... args) {
         StandaloneMain main = new StandaloneMain();
         new CommandLine(main).parseArgs(args);
