@@ -248,10 +248,12 @@ public final class Topology implements AutoCloseable {
     }
 
     /**
-     * Picks four random hex digits no existing namespace uses and claims them with an owner mark.
+     * Picks four random hex digits no existing namespace uses and claims them with an owner mark;
+     * {@link PodNamespaces} claims its prefixes here too, so the two never collide.
      * Creating the mark is atomic, so two runs racing for the same digits cannot both win.
      */
-    private static String claimPrefix(String tag) throws IOException {
+    static String claimPrefix(String tag) throws IOException {
+        requireTag(tag);
         List<String> existing = NetnsInventory.list();
         for (int attempt = 0; attempt < PREFIX_ATTEMPTS; attempt++) {
             String prefix = NAME_PREFIX + tag + "-" + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000)) + "-";
