@@ -8,12 +8,13 @@ import picocli.CommandLine.Command;
 @Command(name = "shuntctl", mixinStandardHelpOptions = true, version = "shuntctl 0.1.0",
         description = {"Inspects and adjusts the Shunt agent on this node through its admin socket (root only).", ""},
         subcommands = {ProbeCommand.class, StatusCommand.class, PodsCommand.class, RulesCommand.class,
-                ExplainCommand.class, ExcludeCommand.class, ConnsCommand.class, StatsCommand.class,
+                ExplainCommand.class, ExcludeCommand.class, TechniqueCommand.class, ConnsCommand.class, StatsCommand.class,
                 UninstallCommand.class, AutoComplete.GenerateCompletion.class},
         footer = {"", "Examples:",
                 "  shuntctl status",
                 "  shuntctl explain default/web-1 10.0.3.7:5432",
                 "  shuntctl exclude add --cidr 10.96.0.1/32",
+                "  shuntctl technique set default/web-1 tproxy",
                 "  shuntctl pods -o json",
                 "  source <(shuntctl generate-completion)      # bash/zsh completion",
                 "",
@@ -23,7 +24,7 @@ import picocli.CommandLine.Command;
                 "  2 bad usage or argument        6 uninstall --verify found leftovers",
                 "  3 no such pod or entry",
                 "",
-                "Not built yet: 'technique set' (switching a pod's technique live) and uid/gid exclusions."})
+                "Not built yet: uid/gid exclusions."})
 public final class Shuntctl implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -57,4 +57,14 @@ public interface Hijacker {
      * as {@code nft list} prints it), or empty when nothing is installed.
      */
     Optional<String> installed(NetNs pod) throws HijackException;
+
+    /**
+     * Another technique's {@link #install} has just replaced the shared nft table in this pod (a
+     * live move to that technique): removes whatever else this technique had installed there,
+     * leaving the table alone. Never leaves a moment without interception rules, which removing
+     * first and installing after would.
+     *
+     * @throws HijackException when something of this technique's could not be removed
+     */
+    void releaseAfterReplaced(NetNs pod) throws HijackException;
 }

@@ -166,7 +166,8 @@ class ShuntctlTest {
         ctl("explain", "ghost", "10.1.1.1:80").assertExit(3).assertErrLine("no pod \"ghost\"");
         ctl("explain", "pod-a", "db.example:5432").assertExit(2).assertErrLine("is not ADDRESS:PORT");
         ctl("explain", "pod-a").assertExit(2);
-        ctl("technique", "set", "pod-a", "redirect").assertExit(2);
+        ctl("technique", "set", "pod-a").assertExit(2);
+        ctl("technique", "set", "pod-a", "warp").assertExit(2).assertErrLine("warp");
         ctl("pods", "-o", "xml").assertExit(2).assertErrLine("output format 'xml' is not one of table, json, yaml");
         ShuntctlRun.of("status", "--socket", dir.resolve("none.sock").toString()).assertExit(4)
                 .assertErrLine("the shunt agent is not running");
@@ -194,6 +195,93 @@ class ShuntctlTest {
     @Order(7)
     void completionScriptIsGenerated() {
         ShuntctlRun.of("generate-completion").assertExit(0).assertOut("complete -F", "shuntctl");
+    }
+
+    @Test
+    @Order(8)
+    void exclusionChangesKeepEstablishedConnectionsOfBothTechniquesFlowing() throws IOException {
+        try (LongLived a = LongLived.open(podA, serviceAddress); LongLived b = LongLived.open(podB, serviceAddress)) {
+            a.roundTrip("a before");
+            b.roundTrip("b before");
+            ctl("exclude", "add", "--cidr", "10.201.0.20/32").assertExit(0);
+            a.roundTrip("a after add");
+            b.roundTrip("b after add");
+            ctl("exclude", "remove", "--cidr", "10.201.0.20/32").assertExit(0);
+            a.roundTrip("a after remove");
+            b.roundTrip("b after remove");
+        }
+    }
+
+    @Test
+    @Order(9)
+    void techniqueSetMovesALivePodFromRedirectToTproxyWhileALongConnectionFlows() throws Exception {
+        try (LongLived old = LongLived.open(podB, serviceAddress)) {
+            old.roundTrip("under redirect");
+
+            ctl("technique", "set", "pod-b", "tproxy").assertExit(0)
+                    .assertOut("pod pod-b moved from redirect to tproxy; 1 open connection(s) kept");
+
+            for (int i = 0; i < 20; i++) {
+                old.roundTrip("still flowing " + i);
+            }
+            ctl("rules", "pod-b").assertExit(0).assertOut("# pod pod-b (tproxy)", "tproxy ip to");
+            assertTrue(Topology.exec(podB.netnsName(), "nft", "list", "tables").contains("shunt_drain"),
+                    "the NAT drain holds the redirected connection's translation");
+            long before = accepted("pod-b");
+            exchange(podB);
+            assertEquals(before + 1, accepted("pod-b"), "a new connection is intercepted by tproxy");
+            JsonNode pod = ctl("pods", "-o", "json").assertExit(0).json().get(1);
+            assertEquals("tproxy", pod.get("technique").asText());
+
+            // Away from tproxy with a connection open would reset it: refused, nothing changes.
+            try (LongLived underTproxy = LongLived.open(podB, serviceAddress)) {
+                underTproxy.roundTrip("under tproxy");
+                ctl("technique", "set", "pod-b", "redirect").assertExit(1).assertErrLine("open connection");
+                underTproxy.roundTrip("still under tproxy");
+            }
+            old.roundTrip("last words");
+        }
+        // The drain goes once the connections from before the move have ended.
+        assertTrue(KernelTestSupport.await(Duration.ofSeconds(15), () -> {
+            try {
+                return !Topology.exec(podB.netnsName(), "nft", "list", "tables").contains("shunt_drain");
+            } catch (IOException e) {
+                return false;
+            }
+        }), "the NAT drain was not removed after the old connections ended");
+        assertTrue(KernelTestSupport.await(Duration.ofSeconds(10), () -> accepted("pod-b") > 0
+                && ctl("stats", "-o", "json").json().get("pods").get(1).get("active").asLong() == 0));
+        ctl("technique", "set", "pod-b", "redirect").assertExit(0).assertOut("moved from tproxy to redirect");
+        assertFalse(Topology.exec(podB.netnsName(), "ip", "rule").contains("0x5349"), "tproxy's routing is gone");
+        exchange(podB);
+        ctl("technique", "set", "pod-b", "sockmap").assertExit(2).assertErrLine("sockmap");
+    }
+
+    /** A connection to the echo service that stays open across changes, checked by exact round trips. */
+    private record LongLived(SocketChannel channel, java.io.InputStream in) implements AutoCloseable {
+        static LongLived open(PodNs pod, InetSocketAddress service) throws IOException {
+            try (NetNs ns = NetNs.open(pod.netnsPath())) {
+                SocketChannel ch = PodClient.connect(ns, service, Duration.ofSeconds(10));
+                ch.socket().setSoTimeout(10_000);
+                java.io.InputStream in = ch.socket().getInputStream();
+                while (in.read() != '\n') {
+                    // the greeting line
+                }
+                return new LongLived(ch, in);
+            }
+        }
+
+        void roundTrip(String text) throws IOException {
+            byte[] sent = text.getBytes();
+            channel.write(java.nio.ByteBuffer.wrap(sent));
+            byte[] got = in.readNBytes(sent.length);
+            assertArrayEquals(sent, got, "the connection must keep flowing: " + text);
+        }
+
+        @Override
+        public void close() throws IOException {
+            channel.close();
+        }
     }
 
     @Test

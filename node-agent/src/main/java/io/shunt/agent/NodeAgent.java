@@ -8,7 +8,9 @@ import io.shunt.agent.registry.PodSpec;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.HijackException;
 import io.shunt.hijack.TechniqueId;
+import io.shunt.hijack.nft.NatDrain;
 import io.shunt.hijack.policy.CapturePolicy;
+import io.shunt.hijack.probe.Feature;
 import io.shunt.hijack.probe.KernelFeatures;
 import io.shunt.hijack.probe.KernelProbe;
 import io.shunt.hijack.probe.LegacyIptables;
@@ -28,7 +30,11 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -47,11 +53,15 @@ public final class NodeAgent implements AutoCloseable {
 
     private final AgentConfig config;
     private final KernelFeatures features;
-    private final Selector selector;
+    private volatile Selector selector;
     private final ProxyEngine engine;
     private final PodRegistry registry = new PodRegistry();
     private final Optional<PodStore> store;
     private final Instant started = Instant.now();
+    /** How often a moved pod's NAT drain is checked for connections from before the move. */
+    private static final Duration DRAIN_CHECK = Duration.ofSeconds(2);
+    private final ScheduledExecutorService drains = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("shunt-nat-drain").daemon().factory());
     /** The policy of every pod: the configured one, changed live by {@link #changePolicy}. */
     private volatile CapturePolicy policy;
     private volatile boolean ready;
@@ -149,6 +159,17 @@ public final class NodeAgent implements AutoCloseable {
         return policy;
     }
 
+    /** The ranking new pods get from now on (pods already intercepted keep their technique). */
+    public synchronized void setRanking(List<TechniqueId> ranking) {
+        selector = new Selector(ranking);
+        LOG.info("ranking for new pods changed to {}: {}", ranking.stream().map(TechniqueId::id).toList(),
+                selector.assess(features));
+    }
+
+    public List<TechniqueId> ranking() {
+        return selector.ranking();
+    }
+
     /** How the node's ranking fares on this kernel: which techniques can be used, and why not. */
     public List<Verdict> assessment() {
         return selector.assess(features);
@@ -191,6 +212,97 @@ public final class NodeAgent implements AutoCloseable {
         policy = next;
         LOG.info("policy changed live for {} pod(s): {}", changed.size(), next);
         return changed.stream().map(ManagedPod::name).toList();
+    }
+
+    /**
+     * Moves a live pod to another technique without resetting its connections: the pod keeps its
+     * listeners (both nftables techniques share one kind), the new technique's rules replace the
+     * old ones in one transaction, and the old technique releases the rest of what it had (tproxy:
+     * its policy routing). Connections the pod opened under {@code redirect} keep their NAT through
+     * a {@link NatDrain} table until they have all ended.
+     *
+     * <p>Moving away from {@code tproxy} while the pod has open connections is refused: their
+     * packets are steered by tproxy's marks and routes, which the move removes.
+     *
+     * @return what was done, for the operator
+     * @throws PodSetupException when the move is refused or fails; the pod is then as it was
+     */
+    public synchronized String switchTechnique(String podName, TechniqueId target) throws IOException {
+        ManagedPod pod = registry.get(podName).orElseThrow(() -> new PodSetupException(podName, "is not intercepted"));
+        TechniqueId from = pod.technique();
+        if (from == target) {
+            return "pod " + podName + " uses " + target.id() + " already; nothing changed";
+        }
+        List<Feature> missing = Selector.requirements(target).stream().filter(f -> !features.has(f)).toList();
+        if (!missing.isEmpty()) {
+            throw new PodSetupException(podName, "moving it to " + target.id() + ": the kernel lacks "
+                    + missing.stream().map(Feature::id).toList() + " (see shuntctl probe)");
+        }
+        TechniqueBinding fromBinding = TechniqueBinding.of(from);
+        TechniqueBinding toBinding = TechniqueBinding.of(target);
+        if (!fromBinding.sharesListenersWith(toBinding)) {
+            throw new PodSetupException(podName, "moving it from " + from.id() + " to " + target.id()
+                    + " live: their listeners differ; release the pod and add it again");
+        }
+        long open = pod.engine().counters().active();
+        if (from == TechniqueId.TPROXY && open > 0) {
+            throw new PodSetupException(podName, "moving it from tproxy while it has " + open + " open connection(s): "
+                    + "their packets follow tproxy's marks and routes, which the move removes, so they would be reset; "
+                    + "retry when they have ended");
+        }
+        Instant movedAt = Instant.now();
+        if (from == TechniqueId.REDIRECT) {
+            NatDrain.install(pod.netns());
+        }
+        try {
+            toBinding.hijacker().install(pod.netns(), policy);
+        } catch (HijackException | RuntimeException e) {
+            if (from == TechniqueId.REDIRECT) {
+                NatDrain.remove(pod.netns());
+            }
+            throw new PodSetupException(podName, "moving it to " + target.id() + " (it stays on " + from.id() + ")", e);
+        }
+        fromBinding.hijacker().releaseAfterReplaced(pod.netns());
+        pod.engine().relabel(target.id());
+        Selection moved = new Selection(target, List.of(new Verdict(target, Verdict.Outcome.CHOSEN,
+                "moved live from " + from.id() + " by the operator")));
+        ManagedPod now = new ManagedPod(pod.spec().withTechnique(target), pod.netns(), pod.engine(), toBinding.hijacker(),
+                moved, pod.foreignLegacyTables());
+        registry.replace(now);
+        persistQuietly();
+        if (from == TechniqueId.REDIRECT) {
+            drains.schedule(() -> endDrain(podName, movedAt), DRAIN_CHECK.toMillis(), TimeUnit.MILLISECONDS);
+        }
+        LOG.info("pod={} technique={} moved live from {} ({} open connection(s) kept)", podName, target.id(), from.id(),
+                pod.engine().counters().active());
+        return "pod " + podName + " moved from " + from.id() + " to " + target.id() + "; "
+                + pod.engine().counters().active() + " open connection(s) kept";
+    }
+
+    /**
+     * Removes a pod's NAT drain once no connection from before the move is open; looks again
+     * later while one is. Runs on the drain thread, which starts in the agent's own namespace.
+     */
+    private void endDrain(String podName, Instant movedAt) {
+        synchronized (this) {
+            Optional<ManagedPod> pod = registry.get(podName);
+            if (pod.isEmpty() || closed) {
+                return; // released: removePod took the drain with it
+            }
+            Duration sinceMove = Duration.between(movedAt, Instant.now());
+            boolean oldOnesOpen = pod.get().engine().openConnections(Duration.ofSeconds(2)).stream()
+                    .anyMatch(c -> c.duration().compareTo(sinceMove) >= 0);
+            if (!oldOnesOpen) {
+                try {
+                    NatDrain.remove(pod.get().netns());
+                    LOG.info("pod={}: the connections from before its move have ended; NAT drain removed", podName);
+                    return;
+                } catch (IOException | RuntimeException e) {
+                    LOG.warn("pod={}: could not remove the NAT drain yet: {}", podName, e.getMessage());
+                }
+            }
+        }
+        drains.schedule(() -> endDrain(podName, movedAt), DRAIN_CHECK.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** What the kernel offers, as probed at start (with masked features shown as unsupported). */
@@ -315,6 +427,11 @@ public final class NodeAgent implements AutoCloseable {
         ManagedPod pod = found.get();
         try {
             pod.hijacker().remove(pod.netns());
+            NatDrain.remove(pod.netns());
+        } catch (HijackException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new HijackException(pod.technique(), "removal of the NAT drain", pod.spec().netns(), e.getMessage(), e);
         } finally {
             pod.engine().close(true);
             pod.netns().close();
@@ -371,6 +488,7 @@ public final class NodeAgent implements AutoCloseable {
                 LOG.error("pod={}: removing rules failed: {}", pod.name(), e.getMessage());
             }
         }
+        drains.shutdownNow();
         engine.close();
         LOG.info("agent stopped");
         if (first != null) {

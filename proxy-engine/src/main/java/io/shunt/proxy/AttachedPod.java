@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /** A pod the engine serves: its listeners, its live connections and its counters. */
 public final class AttachedPod implements AutoCloseable {
@@ -17,10 +18,13 @@ public final class AttachedPod implements AutoCloseable {
     private final List<PodListener> listeners;
     private final ChannelGroup connections;
     private final PodCounters counters;
+    private final AtomicReference<String> technique;
     private boolean closed;
 
-    AttachedPod(PodEndpoint endpoint, List<PodListener> listeners, ChannelGroup connections, PodCounters counters) {
+    AttachedPod(PodEndpoint endpoint, List<PodListener> listeners, ChannelGroup connections, PodCounters counters,
+                AtomicReference<String> technique) {
         this.endpoint = endpoint;
+        this.technique = technique;
         this.listeners = List.copyOf(listeners);
         this.connections = connections;
         this.counters = counters;
@@ -28,6 +32,19 @@ public final class AttachedPod implements AutoCloseable {
 
     public PodEndpoint endpoint() {
         return endpoint;
+    }
+
+    /** The technique that diverts the pod's connections now. */
+    public String technique() {
+        return technique.get();
+    }
+
+    /**
+     * Records that another technique now diverts the pod's connections (the listeners serve any
+     * technique whose connections they can accept, see {@link DivertedOriginalDestination}).
+     */
+    public void relabel(String nowDivertedBy) {
+        technique.set(nowDivertedBy);
     }
 
     public PodCounters.Snapshot counters() {

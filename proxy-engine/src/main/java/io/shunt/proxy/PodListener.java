@@ -13,6 +13,7 @@ import io.shunt.proxy.relay.RelayContext;
 
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /** One listening socket inside a pod: the outbound one (15001) or the inbound one (15006). */
 final class PodListener implements AutoCloseable {
@@ -28,8 +29,9 @@ final class PodListener implements AutoCloseable {
 
     static PodListener open(EventLoopGroup group, EngineConfig config, PodSockets sockets, PodEndpoint pod,
                             Direction direction, InetSocketAddress address, PodCounters counters,
-                            ChannelGroup connections, ConnectionObserver observer) throws ListenerBindException {
-        RelayContext relay = new RelayContext(pod.pod(), pod.technique(), direction, pod.destination(),
+                            ChannelGroup connections, AtomicReference<String> technique, ConnectionObserver observer)
+            throws ListenerBindException {
+        RelayContext relay = new RelayContext(pod.pod(), technique, direction, pod.destination(),
                 sockets::newUpstreamChannel, config.connectTimeout(), counters, connections, observer);
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)

@@ -10,6 +10,7 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The node's one shared proxy: a set of event loops serving the listeners of every attached pod.
@@ -47,19 +48,20 @@ public final class ProxyEngine implements AutoCloseable {
         PodSockets sockets = new PodSockets(pod, config.transport());
         PodCounters counters = new PodCounters();
         ChannelGroup connections = new DefaultChannelGroup("pod " + pod.pod(), GlobalEventExecutor.INSTANCE);
+        AtomicReference<String> technique = new AtomicReference<>(pod.technique());
         List<PodListener> opened = new ArrayList<>(2);
         try {
             opened.add(PodListener.open(group, config, sockets, pod, Direction.OUTBOUND, pod.outbound(),
-                    counters, connections, observer));
+                    counters, connections, technique, observer));
             if (pod.inbound() != null) {
                 opened.add(PodListener.open(group, config, sockets, pod, Direction.INBOUND, pod.inbound(),
-                        counters, connections, observer));
+                        counters, connections, technique, observer));
             }
         } catch (ListenerBindException | RuntimeException e) {
             opened.forEach(PodListener::close);
             throw e;
         }
-        return new AttachedPod(pod, opened, connections, counters);
+        return new AttachedPod(pod, opened, connections, counters, technique);
     }
 
     @Override

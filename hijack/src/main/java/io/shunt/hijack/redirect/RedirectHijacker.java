@@ -71,4 +71,9 @@ public final class RedirectHijacker implements Hijacker {
             throw new HijackException(technique(), operation, pod.path(), problem, e);
         }
     }
+
+    /** Redirect installs nothing but the table. */
+    @Override
+    public void releaseAfterReplaced(NetNs pod) {
+    }
 }

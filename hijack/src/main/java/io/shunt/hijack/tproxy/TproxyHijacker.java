@@ -142,6 +142,21 @@ public final class TproxyHijacker implements Hijacker {
         }
     }
 
+    /** Removes the fwmark rule and the local route; the table now belongs to the technique that replaced it. */
+    @Override
+    public void releaseAfterReplaced(NetNs pod) throws HijackException {
+        run(pod, "release of policy routing", () -> {
+            if (PolicyRoutes.fwmarkRules().contains(settings.rule())) {
+                PolicyRoutes.deleteFwmarkRule(settings.mark(), settings.table(), settings.rulePriority());
+            }
+            if (PolicyRoutes.hasLocalDefaultRoute(settings.table())) {
+                PolicyRoutes.deleteLocalDefaultRoute(settings.table());
+            }
+            return null;
+        }, e -> "whatever was not removed yet is still installed; it is harmless once nothing sets mark "
+                + "0x" + Integer.toHexString(settings.mark()));
+    }
+
     /**
      * The nft table as {@code nft list table} prints it, followed by the policy routing, e.g.
      * {@code ip rule: fwmark 0x5349 lookup 21321 priority 100} and

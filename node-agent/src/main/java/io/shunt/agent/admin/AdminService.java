@@ -8,6 +8,7 @@ import io.shunt.api.admin.AdminRequest;
 import io.shunt.api.admin.AdminWire;
 import io.shunt.api.admin.Views;
 import io.shunt.hijack.HijackException;
+import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.policy.Decision;
 import io.shunt.hijack.probe.Feature;
@@ -17,6 +18,7 @@ import io.shunt.proxy.PodCounters;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -73,6 +75,7 @@ public final class AdminService {
                 case "exclude-list" -> policy(agent.policy());
                 case "exclude-add" -> exclude(request, true);
                 case "exclude-remove" -> exclude(request, false);
+                case "technique-set" -> techniqueSet(request.arg("pod"), request.arg("technique"));
                 case "conns" -> conns(request.arg("pod"));
                 case "stats" -> stats();
                 case "uninstall" -> uninstall();
@@ -93,7 +96,7 @@ public final class AdminService {
         var engine = agent.config().engine();
         return new Views.Status(version, agent.ready(), Duration.between(agent.started(), Instant.now()).toMillis(),
                 agent.features().kernelRelease(), engine.transport().id(), engine.eventLoops(),
-                agent.config().ranking().stream().map(t -> t.id()).toList(), verdicts(agent.assessment()),
+                agent.ranking().stream().map(t -> t.id()).toList(), verdicts(agent.assessment()),
                 agent.pods().size(), byTechnique, policy(agent.policy()));
     }
 
@@ -164,6 +167,31 @@ public final class AdminService {
             return new Views.Change((add ? "excluded " : "no longer excluded: ") + what + " on " + applied.size()
                     + " pod(s)", applied, Map.of());
         } catch (HijackException e) {
+            throw new AdminException(ErrorKind.FAILED, e.getMessage());
+        }
+    }
+
+    /** One pod to another technique, live; or, with no pod, the ranking for pods added from now on. */
+    private Views.Change techniqueSet(String podName, String techniqueText) throws AdminException {
+        List<TechniqueId> ranking;
+        try {
+            ranking = Arrays.stream(techniqueText.split(",")).map(String::strip).map(TechniqueId::fromId).toList();
+        } catch (IllegalArgumentException e) {
+            throw new AdminException(ErrorKind.BAD_REQUEST, e.getMessage());
+        }
+        if (podName.isEmpty()) {
+            agent.setRanking(ranking);
+            return new Views.Change("pods added from now on are ranked " + techniqueText
+                    + "; pods already intercepted keep their technique", List.of(), Map.of());
+        }
+        if (ranking.size() != 1) {
+            throw new AdminException(ErrorKind.BAD_REQUEST, "a pod is moved to one technique, not '" + techniqueText + "'");
+        }
+        ManagedPod pod = selected(podName).getFirst();
+        try {
+            String done = agent.switchTechnique(pod.name(), ranking.getFirst());
+            return new Views.Change(done, List.of(pod.name()), Map.of());
+        } catch (IOException e) {
             throw new AdminException(ErrorKind.FAILED, e.getMessage());
         }
     }

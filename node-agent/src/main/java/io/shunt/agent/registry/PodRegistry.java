@@ -22,6 +22,13 @@ public final class PodRegistry {
         }
     }
 
+    /** Replaces a registered pod's entry, e.g. after it moved to another technique. */
+    public void replace(ManagedPod pod) {
+        if (pods.replace(pod.name(), pod) == null) {
+            throw new IllegalStateException("pod " + pod.name() + " is not registered");
+        }
+    }
+
     public Optional<ManagedPod> remove(String name) {
         return Optional.ofNullable(pods.remove(name));
     }

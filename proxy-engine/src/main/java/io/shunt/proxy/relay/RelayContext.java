@@ -9,9 +9,19 @@ import io.shunt.proxy.OriginalDestination;
 import io.shunt.proxy.PodCounters;
 
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
 
-/** What every connection accepted by one pod listener shares. */
-public record RelayContext(String pod, String technique, Direction direction, OriginalDestination destination,
-                           ChannelFactory<Channel> upstreamSockets, Duration connectTimeout, PodCounters counters,
-                           ChannelGroup connections, ConnectionObserver observer) {
+/**
+ * What every connection accepted by one pod listener shares.
+ *
+ * @param techniqueLabel the technique that diverts the pod's connections now, for logs; it changes
+ *                       when the agent moves the pod to another technique
+ */
+public record RelayContext(String pod, AtomicReference<String> techniqueLabel, Direction direction,
+                           OriginalDestination destination, ChannelFactory<Channel> upstreamSockets,
+                           Duration connectTimeout, PodCounters counters, ChannelGroup connections,
+                           ConnectionObserver observer) {
+    public String technique() {
+        return techniqueLabel.get();
+    }
 }
