@@ -29,22 +29,22 @@ public final class CniPods implements CniHandler {
     private static final Pattern NAME_PART = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
 
     private final NodeAgent agent;
-    private final OptOut optOut;
+    private final PodAdmission admission;
     /** What each pod's rules looked like right after install, for CHECK to compare against. */
     private final Map<String, String> installedAtAdd = new ConcurrentHashMap<>();
 
     public CniPods(NodeAgent agent) {
-        this(agent, OptOut.NONE);
+        this(agent, PodAdmission.of(OptOut.NONE));
     }
 
-    public CniPods(NodeAgent agent, OptOut optOut) {
+    public CniPods(NodeAgent agent, PodAdmission admission) {
         this.agent = agent;
-        this.optOut = optOut;
+        this.admission = admission;
     }
 
     @Override
     public boolean ready() {
-        return agent.ready();
+        return agent.ready() && admission.ready();
     }
 
     /**
@@ -58,16 +58,19 @@ public final class CniPods implements CniHandler {
             // A runtime may repeat an ADD after a timeout; the pod is intercepted already.
             return CniReply.success(existing.get().technique().id());
         }
-        Optional<String> skip = optOut.reason(request.podNamespace(), request.podName());
-        if (skip.isPresent()) {
+        PodAdmission.Admission admitted = admission.decide(request.podNamespace(), request.podName());
+        if (admitted.skip().isPresent()) {
             LOG.info("pod={}/{} container={} skipped, not intercepted: {}", request.podNamespace(), request.podName(),
-                    short12(request), skip.get());
-            return CniReply.skipped("not intercepted: " + skip.get());
+                    short12(request), admitted.skip().get());
+            return CniReply.skipped("not intercepted: " + admitted.skip().get());
         }
         PodSpec spec;
         try {
             spec = new PodSpec(podName(request), Path.of(request.netns())).withContainerId(request.containerId())
-                    .withNetwork(request.network());
+                    .withNetwork(request.network()).withExclusions(admitted.exclusions());
+            if (admitted.technique().isPresent()) {
+                spec = spec.withTechnique(admitted.technique().get());
+            }
         } catch (IllegalArgumentException e) {
             return CniReply.failure(CniReply.INVALID_ENVIRONMENT, "invalid pod for container " + short12(request), e.getMessage());
         }
@@ -102,7 +105,7 @@ public final class CniPods implements CniHandler {
     @Override
     public CniReply check(CniRequest request) {
         Optional<ManagedPod> found = agent.podByContainer(request.containerId());
-        Optional<String> skip = optOut.reason(request.podNamespace(), request.podName());
+        Optional<String> skip = admission.decide(request.podNamespace(), request.podName()).skip();
         if (found.isEmpty() && skip.isPresent()) {
             return CniReply.skipped("not intercepted: " + skip.get());
         }
@@ -130,7 +133,7 @@ public final class CniPods implements CniHandler {
 
     @Override
     public CniReply status() {
-        return agent.ready() ? CniReply.success("")
+        return ready() ? CniReply.success("")
                 : CniReply.failure(CniReply.PLUGIN_NOT_AVAILABLE, "the shunt agent is starting", "");
     }
 

@@ -4,6 +4,7 @@ import io.shunt.agent.registry.ManagedPod;
 import io.shunt.agent.registry.PodRecord;
 import io.shunt.agent.registry.PodRegistry;
 import io.shunt.agent.registry.PodStore;
+import io.shunt.agent.registry.PodExclusions;
 import io.shunt.agent.registry.PodSpec;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.HijackException;
@@ -159,6 +160,27 @@ public final class NodeAgent implements AutoCloseable {
         return policy;
     }
 
+    /** The policy a pod's rules implement: the node's, plus the pod's own exclusions. */
+    public CapturePolicy policyOf(ManagedPod pod) {
+        return pod.spec().exclusions().applyTo(policy);
+    }
+
+    /**
+     * Replaces a live pod's own exclusions (on top of the node's), in one transaction like any
+     * policy change; on failure the pod keeps its rules and its old exclusions.
+     */
+    public synchronized void setPodExclusions(String podName, PodExclusions exclusions) throws IOException {
+        ManagedPod pod = registry.get(podName).orElseThrow(() -> new PodSetupException(podName, "is not intercepted"));
+        if (pod.spec().exclusions().equals(exclusions)) {
+            return;
+        }
+        pod.hijacker().install(pod.netns(), exclusions.applyTo(policy));
+        registry.replace(new ManagedPod(pod.spec().withExclusions(exclusions), pod.netns(), pod.engine(), pod.hijacker(),
+                pod.selection(), pod.foreignLegacyTables()));
+        persistQuietly();
+        LOG.info("pod={} technique={} own exclusions now {}", podName, pod.technique().id(), exclusions);
+    }
+
     /** The ranking new pods get from now on (pods already intercepted keep their technique). */
     public synchronized void setRanking(List<TechniqueId> ranking) {
         selector = new Selector(ranking);
@@ -194,12 +216,12 @@ public final class NodeAgent implements AutoCloseable {
         List<ManagedPod> changed = new ArrayList<>();
         for (ManagedPod pod : registry.all()) {
             try {
-                pod.hijacker().install(pod.netns(), next);
+                pod.hijacker().install(pod.netns(), pod.spec().exclusions().applyTo(next));
                 changed.add(pod);
             } catch (HijackException | RuntimeException e) {
                 for (ManagedPod undo : changed) {
                     try {
-                        undo.hijacker().install(undo.netns(), before);
+                        undo.hijacker().install(undo.netns(), undo.spec().exclusions().applyTo(before));
                     } catch (HijackException | RuntimeException again) {
                         LOG.error("pod={} technique={}: could not put the previous policy back: {}", undo.name(),
                                 undo.technique().id(), again.getMessage());
@@ -255,7 +277,7 @@ public final class NodeAgent implements AutoCloseable {
             NatDrain.install(pod.netns());
         }
         try {
-            toBinding.hijacker().install(pod.netns(), policy);
+            toBinding.hijacker().install(pod.netns(), policyOf(pod));
         } catch (HijackException | RuntimeException e) {
             if (from == TechniqueId.REDIRECT) {
                 NatDrain.remove(pod.netns());
@@ -404,7 +426,7 @@ public final class NodeAgent implements AutoCloseable {
         TechniqueBinding binding = TechniqueBinding.of(technique);
         AttachedPod attached = engine.attach(endpoint(spec, netns, binding));
         try {
-            binding.hijacker().install(netns, policy);
+            binding.hijacker().install(netns, spec.exclusions().applyTo(policy));
         } catch (HijackException | RuntimeException e) {
             attached.close();
             throw e;

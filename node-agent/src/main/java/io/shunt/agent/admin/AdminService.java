@@ -134,7 +134,7 @@ public final class AdminService {
         }
         ManagedPod pod = selected(podName).getFirst();
         InetSocketAddress dest = DestinationParser.parse(destination);
-        CapturePolicy policy = agent.policy();
+        CapturePolicy policy = agent.policyOf(pod);
         Decision decision = policy.decideOutbound(dest.getAddress(), dest.getPort());
         String installed = installed(pod).orElseThrow(() -> new AdminException(ErrorKind.FAILED,
                 "pod " + pod.name() + " has no Shunt rules installed now (removed by hand?); `shuntctl rules "
@@ -142,8 +142,8 @@ public final class AdminService {
         String kernelRule = KernelRuleFinder.ruleFor(decision, installed).orElse("(no matching rule found in the installed "
                 + "ruleset: it differs from what the agent installed; check `shuntctl rules " + pod.name() + "`)");
         String rule = switch (decision.reason()) {
-            case EXCLUDED_CIDR -> "excludeOutboundCidrs " + decision.matched().orElse("");
-            case EXCLUDED_PORT -> "excludeOutboundPorts " + decision.matched().orElse("");
+            case EXCLUDED_CIDR -> "excludeOutboundCidrs " + decision.matched().orElse("") + ownOrNode(pod, decision);
+            case EXCLUDED_PORT -> "excludeOutboundPorts " + decision.matched().orElse("") + ownOrNode(pod, decision);
             case NOT_INCLUDED -> "includeOutboundCidrs " + policy.includeOutboundCidrs();
             case LOCAL_DESTINATION -> "local destination";
             case NOT_IPV4 -> "IPv4 only";
@@ -152,6 +152,14 @@ public final class AdminService {
         String listener = decision.captured() ? address(NodeAgent.addressOf(policy.outboundPort(), true)) : "";
         return new Views.Explain(pod.name(), pod.technique().id(), address(dest), decision.captured(),
                 decision.explain(), rule, listener, kernelRule);
+    }
+
+    /** Whether the entry that decided is the pod's own (e.g. from an annotation) rather than the node's. */
+    private String ownOrNode(ManagedPod pod, Decision decision) {
+        String matched = decision.matched().orElse("");
+        boolean node = agent.policy().excludeOutboundCidrs().stream().anyMatch(c -> c.toString().equals(matched))
+                || agent.policy().excludeOutboundPorts().stream().anyMatch(p -> p.toString().equals(matched));
+        return node ? "" : " (the pod's own exclusion)";
     }
 
     private Views.Change exclude(AdminRequest request, boolean add) throws AdminException {

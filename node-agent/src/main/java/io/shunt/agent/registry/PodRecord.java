@@ -1,5 +1,6 @@
 package io.shunt.agent.registry;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -11,13 +12,20 @@ import java.util.Objects;
  * @param containerId the CNI container id, or empty for a pod given on the command line
  * @param pinned      the technique pinned for it, or empty to follow the node's ranking
  * @param network     the CNI network it was added through, or empty
+ * @param excludeOutboundCidrs its own exclusions on top of the node's ({@link PodExclusions}); absent in
+ *                    records written before they existed
  */
-public record PodRecord(String name, String netns, String containerId, String pinned, String network) {
+public record PodRecord(String name, String netns, String containerId, String pinned, String network,
+                        List<String> excludeOutboundCidrs, List<String> excludeOutboundPorts,
+                        List<String> excludeInboundPorts) {
     public PodRecord {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(netns, "netns");
         containerId = containerId == null ? "" : containerId;
         pinned = pinned == null ? "" : pinned;
         network = network == null ? "" : network;
+        excludeOutboundCidrs = excludeOutboundCidrs == null ? List.of() : List.copyOf(excludeOutboundCidrs);
+        excludeOutboundPorts = excludeOutboundPorts == null ? List.of() : List.copyOf(excludeOutboundPorts);
+        excludeInboundPorts = excludeInboundPorts == null ? List.of() : List.copyOf(excludeInboundPorts);
     }
 }

@@ -16,7 +16,8 @@ import java.util.regex.Pattern;
  * @param containerId the CNI container id when the pod came through CNI, else empty
  * @param network     the CNI network it came through, else empty
  */
-public record PodSpec(String name, Path netns, Optional<TechniqueId> technique, String containerId, String network) {
+public record PodSpec(String name, Path netns, Optional<TechniqueId> technique, String containerId, String network,
+                      PodExclusions exclusions) {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,252}");
 
     public PodSpec {
@@ -25,6 +26,7 @@ public record PodSpec(String name, Path netns, Optional<TechniqueId> technique, 
         Objects.requireNonNull(technique, "technique");
         containerId = containerId == null ? "" : containerId;
         network = network == null ? "" : network;
+        exclusions = exclusions == null ? PodExclusions.NONE : exclusions;
         if (!NAME.matcher(name).matches()) {
             throw new IllegalArgumentException("pod name '" + name + "' is not valid: use letters, digits and . _ / -,"
                     + " starting with a letter or digit, at most 253 characters");
@@ -36,29 +38,36 @@ public record PodSpec(String name, Path netns, Optional<TechniqueId> technique, 
 
     /** A pod that follows the node's technique ranking. */
     public PodSpec(String name, Path netns) {
-        this(name, netns, Optional.empty(), "", "");
+        this(name, netns, Optional.empty(), "", "", PodExclusions.NONE);
     }
 
     public PodSpec withTechnique(TechniqueId pinned) {
-        return new PodSpec(name, netns, Optional.of(pinned), containerId, network);
+        return new PodSpec(name, netns, Optional.of(pinned), containerId, network, exclusions);
     }
 
     public PodSpec withContainerId(String id) {
-        return new PodSpec(name, netns, technique, id, network);
+        return new PodSpec(name, netns, technique, id, network, exclusions);
     }
 
     public PodSpec withNetwork(String cniNetwork) {
-        return new PodSpec(name, netns, technique, containerId, cniNetwork);
+        return new PodSpec(name, netns, technique, containerId, cniNetwork, exclusions);
+    }
+
+    public PodSpec withExclusions(PodExclusions podExclusions) {
+        return new PodSpec(name, netns, technique, containerId, network, podExclusions);
     }
 
     /** What the agent persists of this pod. */
     public PodRecord toRecord() {
-        return new PodRecord(name, netns.toString(), containerId, technique.map(TechniqueId::id).orElse(""), network);
+        return new PodRecord(name, netns.toString(), containerId, technique.map(TechniqueId::id).orElse(""), network,
+                exclusions.outboundCidrsText(), exclusions.outboundPortsText(), exclusions.inboundPortsText());
     }
 
     /** The pod a persisted record describes. */
     public static PodSpec fromRecord(PodRecord r) {
-        PodSpec spec = new PodSpec(r.name(), Path.of(r.netns())).withContainerId(r.containerId()).withNetwork(r.network());
+        PodSpec spec = new PodSpec(r.name(), Path.of(r.netns())).withContainerId(r.containerId()).withNetwork(r.network())
+                .withExclusions(PodExclusions.fromText(r.excludeOutboundCidrs(), r.excludeOutboundPorts(),
+                        r.excludeInboundPorts()));
         return r.pinned().isEmpty() ? spec : spec.withTechnique(TechniqueId.fromId(r.pinned()));
     }
 

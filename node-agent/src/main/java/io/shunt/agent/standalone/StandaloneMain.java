@@ -3,6 +3,11 @@ package io.shunt.agent.standalone;
 import io.shunt.agent.AgentConfig;
 import io.shunt.agent.CniPods;
 import io.shunt.agent.OptOut;
+import io.shunt.agent.PodAdmission;
+import io.shunt.agent.kube.KubePodSync;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.shunt.k8s.KubeClients;
+import io.shunt.k8s.PodWatcher;
 import io.shunt.agent.admin.AdminEndpoint;
 import io.shunt.agent.admin.AdminService;
 import io.shunt.agent.cni.CniEndpoint;
@@ -52,6 +57,7 @@ import java.util.concurrent.CountDownLatch;
                 "  shunt-agent --cni-socket /run/shunt/cni.sock --state-file /var/lib/shunt/pods.json",
                 "  shunt-agent --cni-socket /run/shunt/cni.sock --cni-conf-dir /etc/cni/net.d --skip-namespace kube-system",
                 "  shunt-agent uninstall-cni --cni-conf-dir /etc/cni/net.d",
+                "  shunt-agent --cni-socket /run/shunt/cni.sock --kube-node-name \"$NODE_NAME\"   # in a DaemonSet",
                 "  shunt-agent --pod web=/var/run/netns/web --admin-socket /run/shunt/admin.sock   # for shuntctl",
                 "  shunt-agent --pod web=/var/run/netns/web --metrics-address 127.0.0.1:15090",
                 "  shunt-agent --pod a=/var/run/netns/a --pod b=/proc/4242/ns/net \\",
@@ -99,6 +105,19 @@ public final class StandaloneMain implements Callable<Integer> {
                     + "loopback address, e.g. 127.0.0.1:15090. Loopback only: the endpoint has no authentication.")
     String metricsAddress;
 
+    @CommandLine.Option(names = "--kube-node-name", paramLabel = "NODE",
+            description = "Watch the Kubernetes API for the pods of this node (in a DaemonSet: the downward API's "
+                    + "spec.nodeName) and apply their annotations: shunt.io/intercept=false opts a pod out, "
+                    + "shunt.io/technique overrides the ranking, shunt.io/exclude-outbound-cidrs, "
+                    + "shunt.io/exclude-outbound-ports and shunt.io/exclude-inbound-ports add the pod's own exclusions. "
+                    + "CNI ADDs wait until the node's pods have been listed once.")
+    String kubeNodeName;
+
+    @CommandLine.Option(names = "--kubeconfig", paramLabel = "PATH",
+            description = "With --kube-node-name: reach the API server with this kubeconfig instead of the pod's "
+                    + "service account.")
+    Path kubeconfig;
+
     @CommandLine.Option(names = "--state-file", paramLabel = "PATH",
             description = "Persist the intercepted pods here (e.g. /var/lib/shunt/pods.json); on start the agent "
                     + "takes them back, so a restart does not need the runtime to ADD them again.")
@@ -121,6 +140,8 @@ public final class StandaloneMain implements Callable<Integer> {
     private volatile ConflistGuard conflistGuard;
     private volatile AdminEndpoint admin;
     private volatile MetricsServer metrics;
+    private volatile KubernetesClient kubeClient;
+    private volatile PodWatcher podWatcher;
 
     public static void main(String[] args) {
         System.exit(commandLine(new StandaloneMain()).execute(args));
@@ -200,9 +221,23 @@ public final class StandaloneMain implements Callable<Integer> {
                 return EXIT_FAILURE;
             }
         }
+        PodAdmission admission = PodAdmission.of(optOut);
+        if (kubeNodeName != null) {
+            try {
+                KubePodSync sync = new KubePodSync(agent, optOut);
+                kubeClient = kubeconfig == null ? KubeClients.inCluster() : KubeClients.fromKubeconfig(kubeconfig);
+                podWatcher = PodWatcher.start(kubeClient, kubeNodeName, sync);
+                admission = sync;
+            } catch (RuntimeException e) {
+                err.println("shunt-agent: cannot watch the Kubernetes API for node " + kubeNodeName + ": " + e.getMessage());
+                Runtime.getRuntime().removeShutdownHook(stopper);
+                stop();
+                return EXIT_FAILURE;
+            }
+        }
         if (cniSocket != null) {
             try {
-                cni = CniEndpoint.start(cniSocket, new CniPods(agent, optOut), CNI_CONCURRENCY, CNI_REQUEST_TIMEOUT);
+                cni = CniEndpoint.start(cniSocket, new CniPods(agent, admission), CNI_CONCURRENCY, CNI_REQUEST_TIMEOUT);
             } catch (IOException | RuntimeException e) {
                 err.println("shunt-agent: cannot serve CNI on " + cniSocket + ": " + e.getMessage());
                 Runtime.getRuntime().removeShutdownHook(stopper);
@@ -308,6 +343,14 @@ public final class StandaloneMain implements Callable<Integer> {
         ConflistGuard guard = conflistGuard;
         if (guard != null) {
             guard.close();
+        }
+        PodWatcher watcher = podWatcher;
+        if (watcher != null) {
+            watcher.close();
+        }
+        KubernetesClient client = kubeClient;
+        if (client != null) {
+            client.close();
         }
         MetricsServer metricsServer = metrics;
         if (metricsServer != null) {
