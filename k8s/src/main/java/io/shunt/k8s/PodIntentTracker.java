@@ -39,14 +39,17 @@ final class PodIntentTracker {
             before = null;
         }
         if (intent.equals(before)) {
-            log.debug("pod={} unchanged for Shunt (status or other fields), not delivered", intent.ref());
+            log.atDebug().addKeyValue("pod", intent.ref())
+                    .log("unchanged for Shunt (status or other fields), not delivered");
             return;
         }
         delivered.put(intent.ref(), intent);
         if (before == null) {
-            log.info("pod={} upserted (new, uid={}): {}", intent.ref(), intent.uid(), intent.annotations().describe());
+            log.atInfo().addKeyValue("pod", intent.ref())
+                    .log("upserted (new, uid={}): {}", intent.uid(), intent.annotations().describe());
         } else {
-            log.info("pod={} upserted (changed: {})", intent.ref(), String.join(", ", changes(before, intent)));
+            log.atInfo().addKeyValue("pod", intent.ref())
+                    .log("upserted (changed: {})", String.join(", ", changes(before, intent)));
         }
         intent.problems().forEach(p -> log.warn("{}", p.message()));
         try {
@@ -85,7 +88,7 @@ final class PodIntentTracker {
     }
 
     private void deliverDeleted(String namespace, String name, String uid, String why) {
-        log.info("pod={}/{} deleted (uid={}, {})", namespace, name, uid, why);
+        log.atInfo().addKeyValue("pod", namespace + "/" + name).log("deleted (uid={}, {})", uid, why);
         try {
             events.deleted(namespace, name, uid);
         } catch (RuntimeException e) {

@@ -128,6 +128,34 @@ class AgentProcessTest {
     }
 
     @Test
+    void jsonLogsAreOneObjectPerLineWithPodAndTechniqueAsFields() throws Exception {
+        AgentProcess agent = AgentProcess.start(List.of("--pod", podArg, "--log-format", "json", "--log-connections"),
+                null, READY_TIMEOUT);
+        try {
+            PodClient.exchange(nsA, service, "json".getBytes(StandardCharsets.US_ASCII));
+            assertTrue(KernelTestSupport.await(Duration.ofSeconds(10),
+                    () -> agent.output().stream().anyMatch(l -> l.contains("connection direction="))));
+        } finally {
+            assertEquals(0, agent.stop(Duration.ofSeconds(30)));
+        }
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        List<com.fasterxml.jackson.databind.JsonNode> events = new java.util.ArrayList<>();
+        for (String line : agent.output()) {
+            if (line.startsWith("shunt-agent ready")) {
+                continue; // the one line for humans and scripts on stdout
+            }
+            events.add(json.readTree(line)); // every other line must be one JSON object
+        }
+        for (String message : List.of("intercepted: ", "connection direction=outbound", "released: ")) {
+            com.fasterxml.jackson.databind.JsonNode event = events.stream()
+                    .filter(e -> e.path("formattedMessage").asText().startsWith(message)).findFirst()
+                    .orElseThrow(() -> new AssertionError("no event '" + message + "' in " + agent.output()));
+            String fields = event.path("kvpList").toString();
+            assertTrue(fields.contains("{\"pod\":\"pod-a\"}") && fields.contains("\"technique\":"), event.toString());
+        }
+    }
+
+    @Test
     void aMissingNetnsExitsOneNamingThePath() throws IOException {
         Path missing = Path.of("/var/run/netns/does-not-exist");
         assertFalse(Files.exists(missing), missing + " must not exist for this test");

@@ -60,8 +60,8 @@ public final class CniPods implements CniHandler {
         }
         PodAdmission.Admission admitted = admission.decide(request.podNamespace(), request.podName());
         if (admitted.skip().isPresent()) {
-            LOG.info("pod={}/{} container={} skipped, not intercepted: {}", request.podNamespace(), request.podName(),
-                    short12(request), admitted.skip().get());
+            LOG.atInfo().addKeyValue("pod", request.podNamespace() + "/" + request.podName())
+                    .log("container={} skipped, not intercepted: {}", short12(request), admitted.skip().get());
             return CniReply.skipped("not intercepted: " + admitted.skip().get());
         }
         PodSpec spec;
@@ -150,7 +150,8 @@ public final class CniPods implements CniHandler {
                     installedAtAdd.remove(id);
                     released++;
                 } catch (HijackException e) {
-                    LOG.warn("pod={}: GC could not remove its interception: {}", pod.name(), e.getMessage());
+                    LOG.atWarn().addKeyValue("pod", pod.name())
+                            .log("GC could not remove its interception: {}", e.getMessage());
                 }
             }
         }

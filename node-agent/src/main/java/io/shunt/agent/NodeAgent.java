@@ -75,8 +75,10 @@ public final class NodeAgent implements AutoCloseable {
         this.selector = new Selector(config.ranking());
         this.policy = config.policy();
         ConnectionObserver observer = config.logConnections()
-                ? summary -> LOG.info("connection {}", summary)
-                : summary -> LOG.debug("connection {}", summary);
+                ? summary -> LOG.atInfo().addKeyValue("pod", summary.pod()).addKeyValue("technique", summary.technique())
+                        .log("connection {}", summary.details())
+                : summary -> LOG.atDebug().addKeyValue("pod", summary.pod()).addKeyValue("technique", summary.technique())
+                        .log("connection {}", summary.details());
         this.engine = ProxyEngine.start(config.engine(), observer);
         LOG.info("agent started: kernel={} transport={} event_loops={} ranking={}", features.kernelRelease(),
                 config.engine().transport().id(), config.engine().eventLoops(), selector.assess(features));
@@ -123,19 +125,21 @@ public final class NodeAgent implements AutoCloseable {
             try {
                 spec = PodSpec.fromRecord(record);
             } catch (IllegalArgumentException e) {
-                LOG.error("pod={}: persisted record is invalid ({}); forgetting it", record.name(), e.getMessage());
+                LOG.atError().addKeyValue("pod", record.name())
+                        .log("persisted record is invalid ({}); forgetting it", e.getMessage());
                 continue;
             }
             if (!Files.exists(spec.netns())) {
-                LOG.info("pod={}: its network namespace {} is gone; forgetting it (its rules went with it)",
-                        spec.name(), spec.netns());
+                LOG.atInfo().addKeyValue("pod", spec.name())
+                        .log("its network namespace {} is gone; forgetting it (its rules went with it)", spec.netns());
                 continue;
             }
             try {
                 addPod(spec, false);
                 kept++;
             } catch (IOException | RuntimeException e) {
-                LOG.error("pod={}: could not take it back after restart: {}", spec.name(), e.getMessage());
+                LOG.atError().addKeyValue("pod", spec.name())
+                        .log("could not take it back after restart: {}", e.getMessage());
             }
         }
         persist();
@@ -178,7 +182,8 @@ public final class NodeAgent implements AutoCloseable {
         registry.replace(new ManagedPod(pod.spec().withExclusions(exclusions), pod.netns(), pod.engine(), pod.hijacker(),
                 pod.selection(), pod.foreignLegacyTables()));
         persistQuietly();
-        LOG.info("pod={} technique={} own exclusions now {}", podName, pod.technique().id(), exclusions);
+        LOG.atInfo().addKeyValue("pod", podName).addKeyValue("technique", pod.technique().id())
+                .log("own exclusions now {}", exclusions);
     }
 
     /** The ranking new pods get from now on (pods already intercepted keep their technique). */
@@ -223,8 +228,8 @@ public final class NodeAgent implements AutoCloseable {
                     try {
                         undo.hijacker().install(undo.netns(), undo.spec().exclusions().applyTo(before));
                     } catch (HijackException | RuntimeException again) {
-                        LOG.error("pod={} technique={}: could not put the previous policy back: {}", undo.name(),
-                                undo.technique().id(), again.getMessage());
+                        LOG.atError().addKeyValue("pod", undo.name()).addKeyValue("technique", undo.technique().id())
+                                .log("could not put the previous policy back: {}", again.getMessage());
                     }
                 }
                 throw new HijackException(pod.technique(), "of the new policy for pod " + pod.name(), pod.spec().netns(),
@@ -295,8 +300,8 @@ public final class NodeAgent implements AutoCloseable {
         if (from == TechniqueId.REDIRECT) {
             drains.schedule(() -> endDrain(podName, movedAt), DRAIN_CHECK.toMillis(), TimeUnit.MILLISECONDS);
         }
-        LOG.info("pod={} technique={} moved live from {} ({} open connection(s) kept)", podName, target.id(), from.id(),
-                pod.engine().counters().active());
+        LOG.atInfo().addKeyValue("pod", podName).addKeyValue("technique", target.id())
+                .log("moved live from {} ({} open connection(s) kept)", from.id(), pod.engine().counters().active());
         return "pod " + podName + " moved from " + from.id() + " to " + target.id() + "; "
                 + pod.engine().counters().active() + " open connection(s) kept";
     }
@@ -317,10 +322,12 @@ public final class NodeAgent implements AutoCloseable {
             if (!oldOnesOpen) {
                 try {
                     NatDrain.remove(pod.get().netns());
-                    LOG.info("pod={}: the connections from before its move have ended; NAT drain removed", podName);
+                    LOG.atInfo().addKeyValue("pod", podName)
+                            .log("the connections from before its move have ended; NAT drain removed");
                     return;
                 } catch (IOException | RuntimeException e) {
-                    LOG.warn("pod={}: could not remove the NAT drain yet: {}", podName, e.getMessage());
+                    LOG.atWarn().addKeyValue("pod", podName)
+                            .log("could not remove the NAT drain yet: {}", e.getMessage());
                 }
             }
         }
@@ -376,13 +383,14 @@ public final class NodeAgent implements AutoCloseable {
         }
         for (Verdict v : selection.verdicts()) {
             if (v.outcome() == Verdict.Outcome.FAILED) {
-                LOG.warn("pod={} technique={} failed to install, fell back: {}", spec.name(), v.technique().id(), v.reason());
+                LOG.atWarn().addKeyValue("pod", spec.name()).addKeyValue("technique", v.technique().id())
+                        .log("failed to install, fell back: {}", v.reason());
             }
         }
-        LOG.info("pod={} technique={} intercepted: netns={} outbound_listener={} inbound_listener={} selection=[{}]",
-                spec.name(), pod.technique().id(), spec.netns(), addressOf(policy.outboundPort(), true),
-                policy.captureInbound() ? addressOf(policy.inboundPort(), false) : "-",
-                selection.describe());
+        LOG.atInfo().addKeyValue("pod", spec.name()).addKeyValue("technique", pod.technique().id())
+                .log("intercepted: netns={} outbound_listener={} inbound_listener={} selection=[{}]", spec.netns(),
+                        addressOf(policy.outboundPort(), true),
+                        policy.captureInbound() ? addressOf(policy.inboundPort(), false) : "-", selection.describe());
         return pod;
     }
 
@@ -394,13 +402,14 @@ public final class NodeAgent implements AutoCloseable {
         try {
             List<String> tables = LegacyIptables.tablesIn(netns);
             if (!tables.isEmpty()) {
-                LOG.warn("pod={} has legacy iptables tables {} from another tool; their rules run alongside Shunt's "
-                        + "nftables rules and may conflict with them (inspect with: nsenter --net={} iptables-legacy-save)",
-                        spec.name(), tables, spec.netns());
+                LOG.atWarn().addKeyValue("pod", spec.name())
+                        .log("has legacy iptables tables {} from another tool; their rules run alongside Shunt's "
+                        + "nftables rules and may conflict with them (inspect with: nsenter --net={} iptables-legacy-save)", tables, spec.netns());
             }
             return tables;
         } catch (IOException e) {
-            LOG.warn("pod={}: could not check for legacy iptables tables: {}", spec.name(), e.getMessage());
+            LOG.atWarn().addKeyValue("pod", spec.name())
+                    .log("could not check for legacy iptables tables: {}", e.getMessage());
             return List.of();
         }
     }
@@ -461,7 +470,8 @@ public final class NodeAgent implements AutoCloseable {
                 persistQuietly();
             }
         }
-        LOG.info("pod={} technique={} released: rules removed, listeners closed", name, pod.technique().id());
+        LOG.atInfo().addKeyValue("pod", name).addKeyValue("technique", pod.technique().id())
+                .log("released: rules removed, listeners closed");
         return true;
     }
 
@@ -507,7 +517,7 @@ public final class NodeAgent implements AutoCloseable {
             } catch (HijackException e) {
                 failures.add(pod.name());
                 first = first == null ? e : first;
-                LOG.error("pod={}: removing rules failed: {}", pod.name(), e.getMessage());
+                LOG.atError().addKeyValue("pod", pod.name()).log("removing rules failed: {}", e.getMessage());
             }
         }
         drains.shutdownNow();

@@ -13,7 +13,12 @@ public record ConnectionSummary(String pod, String technique, Direction directio
                                 long bytesFromUpstream, Duration duration, String outcome) {
     @Override
     public String toString() {
-        return "pod=" + pod + " technique=" + technique + " direction=" + direction.id()
+        return "pod=" + pod + " technique=" + technique + " " + details();
+    }
+
+    /** Everything but the pod and technique, which a log line carries as its own fields. */
+    public String details() {
+        return "direction=" + direction.id()
                 + " client=" + address(client) + " original_dst=" + address(originalDestination)
                 + " bytes_from_client=" + bytesFromClient + " bytes_from_upstream=" + bytesFromUpstream
                 + " duration_ms=" + String.format("%.1f", duration.toNanos() / 1e6) + " outcome=" + outcome;

@@ -89,7 +89,9 @@ public final class AgentProcess implements AutoCloseable {
      * @return the exit code
      */
     public int stop(Duration timeout) throws IOException {
-        process.destroy();
+        // Through the handle: Process.destroy() also closes our ends of the pipes at once, and what
+        // the agent logs while it cleans up would be lost.
+        process.toHandle().destroy();
         try {
             if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
@@ -132,7 +134,7 @@ public final class AgentProcess implements AutoCloseable {
                 if (echo != null) {
                     echo.println(prefix + line);
                 }
-                if (line.contains(" connection pod=")) {
+                if (line.contains(" connection direction=")) {
                     connections.add(line);
                 } else if (line.startsWith(READY)) {
                     readiness.add(line);

@@ -58,7 +58,7 @@ public final class CniBench {
     private static final Duration AGENT_STOP = Duration.ofSeconds(60);
     private static final Pattern INTERCEPTED = Pattern.compile(" technique=(\\S+) intercepted:");
     /** The agent's one line per CNI call, e.g. {@code CNI ADD container=96320a73501b pod=bench/pod-9 ok technique=tproxy in 33 ms}. */
-    private static final Pattern CNI_CALL = Pattern.compile(" CNI (\\S+) container=\\S+ pod=\\S+ ok\\b.* in (\\d+) ms$");
+    private static final Pattern CNI_CALL = Pattern.compile(" CNI (\\S+) container=\\S+ ok\\b.* in (\\d+) ms$");
     private static final ObjectMapper JSON = new ObjectMapper()
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .enable(SerializationFeature.INDENT_OUTPUT);

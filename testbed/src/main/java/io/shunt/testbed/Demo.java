@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
 public final class Demo {
     private static final Duration WAIT = Duration.ofSeconds(5);
     private static final Pattern CONNECTION = Pattern.compile(
-            "pod=(\\S+) technique=(\\S+) direction=(\\S+) client=(\\S+) original_dst=(\\S+) "
+            "pod=(\\S+) technique=(\\S+) connection direction=(\\S+) client=(\\S+) original_dst=(\\S+) "
                     + "bytes_from_client=(\\d+) bytes_from_upstream=(\\d+) .*outcome=(\\S+)");
 
     private final PrintStream out = System.out;

@@ -77,11 +77,11 @@ class CniBenchTest {
     @Test
     void agentSideTimesComeFromTheAgentsOkLinesOfOneCommand() {
         List<String> log = List.of(
-                "2026-11-22T01:53:13.892Z [INFO] CniEndpoint - CNI ADD container=96320a73501b pod=bench/pod-9 ok technique=tproxy in 33 ms",
-                "2026-11-22T01:53:14.194Z [INFO] CniEndpoint - CNI ADD container=5c8b524ae229 pod=bench/pod-10 ok technique=tproxy in 72 ms",
-                "2026-11-22T01:53:14.200Z [WARN] CniEndpoint - CNI ADD container=5c8b524ae229 pod=bench/pod-11 failed code=11: starting in 5 ms",
-                "2026-11-22T01:53:15.100Z [INFO] CniEndpoint - CNI DEL container=96320a73501b pod=bench/pod-9 ok technique=tproxy in 20 ms",
-                "2026-11-22T01:53:15.200Z [INFO] CniEndpoint - CNI DEL container=000000000000 pod=bench/pod-99 ok in 1 ms",
+                "2026-11-22T01:53:13.892Z [INFO] CniEndpoint - pod=bench/pod-9 CNI ADD container=96320a73501b ok technique=tproxy in 33 ms",
+                "2026-11-22T01:53:14.194Z [INFO] CniEndpoint - pod=bench/pod-10 CNI ADD container=5c8b524ae229 ok technique=tproxy in 72 ms",
+                "2026-11-22T01:53:14.200Z [WARN] CniEndpoint - pod=bench/pod-11 CNI ADD container=5c8b524ae229 failed code=11: starting in 5 ms",
+                "2026-11-22T01:53:15.100Z [INFO] CniEndpoint - pod=bench/pod-9 CNI DEL container=96320a73501b ok technique=tproxy in 20 ms",
+                "2026-11-22T01:53:15.200Z [INFO] CniEndpoint - pod=bench/pod-99 CNI DEL container=000000000000 ok in 1 ms",
                 "2026-11-22T01:53:13.881Z [INFO] NodeAgent - pod=bench/pod-9 technique=tproxy intercepted: netns=/x");
         assertEquals(List.of(33_000_000L, 72_000_000L), boxed(CniBench.agentSideNanos(log, "ADD")));
         assertEquals(List.of(20_000_000L, 1_000_000L), boxed(CniBench.agentSideNanos(log, "DEL")));

@@ -488,8 +488,8 @@ public final class CniEndpoint implements AutoCloseable {
             String pod = request == null ? "-" : CniLog.pod(request);
             String outcome = reply == null ? "no reply" : CniLog.outcome(reply);
             Level level = request == null || !replied ? Level.WARN : Level.INFO;
-            LOG.atLevel(level).log("CNI {} container={} pod={} {}{} in {} ms", command, container, pod, outcome,
-                    problem == null ? "" : " (" + problem + ")", millis);
+            LOG.atLevel(level).addKeyValue("pod", pod).log("CNI {} container={} {}{} in {} ms", command, container,
+                    outcome, problem == null ? "" : " (" + problem + ")", millis);
         }
     }
 

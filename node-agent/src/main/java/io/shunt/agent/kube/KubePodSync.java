@@ -73,17 +73,19 @@ public final class KubePodSync implements PodEvents, PodAdmission {
         try {
             if (!a.intercept()) {
                 agent.removePod(intent.ref());
-                LOG.info("pod={} released: annotation {}=false", intent.ref(), ShuntAnnotations.INTERCEPT);
+                LOG.atInfo().addKeyValue("pod", intent.ref())
+                        .log("released: annotation {}=false", ShuntAnnotations.INTERCEPT);
                 return;
             }
             if (a.technique().isPresent() && a.technique().get() != live.get().technique()) {
-                LOG.info("pod={} technique={}: annotation {} asks for {}", intent.ref(), live.get().technique().id(),
-                        ShuntAnnotations.TECHNIQUE, a.technique().get().id());
+                LOG.atInfo().addKeyValue("pod", intent.ref()).addKeyValue("technique", live.get().technique().id())
+                        .log("annotation {} asks for {}", ShuntAnnotations.TECHNIQUE, a.technique().get().id());
                 LOG.info("{}", agent.switchTechnique(intent.ref(), a.technique().get()));
             }
             agent.setPodExclusions(intent.ref(), exclusions(a));
         } catch (IOException | RuntimeException e) {
-            LOG.warn("pod={}: could not apply its annotations ({}): {}", intent.ref(), a.describe(), e.getMessage());
+            LOG.atWarn().addKeyValue("pod", intent.ref())
+                    .log("could not apply its annotations ({}): {}", a.describe(), e.getMessage());
         }
     }
 
@@ -94,9 +96,10 @@ public final class KubePodSync implements PodEvents, PodAdmission {
         if (agent.pod(ref).isPresent()) {
             try {
                 agent.removePod(ref);
-                LOG.info("pod={} released: deleted from the Kubernetes API (uid {})", ref, uid);
+                LOG.atInfo().addKeyValue("pod", ref).log("released: deleted from the Kubernetes API (uid {})", uid);
             } catch (IOException e) {
-                LOG.warn("pod={}: deleted from the API but its rules could not be removed: {}", ref, e.getMessage());
+                LOG.atWarn().addKeyValue("pod", ref)
+                        .log("deleted from the API but its rules could not be removed: {}", e.getMessage());
             }
         }
     }

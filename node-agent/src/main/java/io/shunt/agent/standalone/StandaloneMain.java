@@ -59,7 +59,7 @@ import java.util.concurrent.CountDownLatch;
                 "  shunt-agent uninstall-cni --cni-conf-dir /etc/cni/net.d",
                 "  shunt-agent --cni-socket /run/shunt/cni.sock --kube-node-name \"$NODE_NAME\"   # in a DaemonSet",
                 "  shunt-agent --pod web=/var/run/netns/web --admin-socket /run/shunt/admin.sock   # for shuntctl",
-                "  shunt-agent --pod web=/var/run/netns/web --metrics-address 127.0.0.1:15090",
+                "  shunt-agent --pod web=/var/run/netns/web --metrics-address 127.0.0.1:15090 --log-format json",
                 "  shunt-agent --pod a=/var/run/netns/a --pod b=/proc/4242/ns/net \\",
                 "              --exclude-cidr 10.96.0.1/32 --exclude-port 22,9000-9100",
                 "",
@@ -143,7 +143,29 @@ public final class StandaloneMain implements Callable<Integer> {
     private volatile KubernetesClient kubeClient;
     private volatile PodWatcher podWatcher;
 
+    @CommandLine.Option(names = "--log-format", paramLabel = "text|json", defaultValue = "text",
+            description = "text: one line per event; json: one JSON object per line (an event about a pod carries "
+                    + "its pod and technique as fields). Logs go to stderr. Default: ${DEFAULT-VALUE}.")
+    LogFormat logFormat;
+
+    /** How the log lines look; chosen before the first logger exists, so it is read from the raw arguments too. */
+    enum LogFormat {
+        text, json;
+
+        /** Points logback at the configuration for the format {@code args} ask for (picocli validates it later). */
+        static void selectFrom(String[] args) {
+            for (int i = 0; i < args.length; i++) {
+                String value = args[i].startsWith("--log-format=") ? args[i].substring("--log-format=".length())
+                        : args[i].equals("--log-format") && i + 1 < args.length ? args[i + 1] : null;
+                if ("json".equals(value)) {
+                    System.setProperty("logback.configurationFile", "logback-json.xml");
+                }
+            }
+        }
+    }
+
     public static void main(String[] args) {
+        LogFormat.selectFrom(args);
         System.exit(commandLine(new StandaloneMain()).execute(args));
     }
 

@@ -49,8 +49,9 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
         try {
             destination = context.destination().resolve(client);
         } catch (IOException e) {
-            LOG.warn("pod={} technique={} direction={} client={}: no original destination ({}); closing",
-                    context.pod(), context.technique(), context.direction().id(), client.remoteAddress(), e.getMessage());
+            LOG.atWarn().addKeyValue("pod", context.pod()).addKeyValue("technique", context.technique())
+                    .log("direction={} client={}: no original destination ({}); closing", context.direction().id(),
+                            client.remoteAddress(), e.getMessage());
             context.counters().destinationMissed();
             connection.reset("no-original-destination");
             return;
@@ -72,9 +73,10 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
 
     private void upstreamConnected(ChannelHandlerContext ctx, ChannelFuture f, long connectStart) {
         if (!f.isSuccess()) {
-            LOG.debug("pod={} technique={} direction={} client={} original_dst={}: upstream connect failed: {}",
-                    context.pod(), context.technique(), context.direction().id(), ctx.channel().remoteAddress(),
-                    f.channel().remoteAddress(), f.cause().getMessage());
+            LOG.atDebug().addKeyValue("pod", context.pod()).addKeyValue("technique", context.technique())
+                    .log("direction={} client={} original_dst={}: upstream connect failed: {}",
+                            context.direction().id(), ctx.channel().remoteAddress(), f.channel().remoteAddress(),
+                            f.cause().getMessage());
             context.counters().upstreamFailed();
             releaseEarly();
             connection.reset("upstream-failed");
@@ -142,7 +144,8 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        LOG.debug("pod={} client={}: {}", context.pod(), ctx.channel().remoteAddress(), cause.toString());
+        LOG.atDebug().addKeyValue("pod", context.pod())
+                .log("client={}: {}", ctx.channel().remoteAddress(), cause.toString());
         releaseEarly();
         if (connection != null) {
             connection.reset("error");

@@ -93,7 +93,8 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        LOG.debug("pod={} {} side: {}", connection.context().pod(), fromClient ? "client" : "upstream", cause.toString());
+        LOG.atDebug().addKeyValue("pod", connection.context().pod())
+                .log("{} side: {}", fromClient ? "client" : "upstream", cause.toString());
         connection.reset("error");
     }
 }
