@@ -12,7 +12,7 @@ import java.util.Map;
         + "are replaced in one transaction; established connections keep flowing).",
         subcommands = {ExcludeCommand.Add.class, ExcludeCommand.Remove.class, ExcludeCommand.ListExclusions.class},
         footer = {"", "Examples:", "  shuntctl exclude add --cidr 10.96.0.1/32", "  shuntctl exclude add --port 5432",
-                "  shuntctl exclude add --inbound-port 9090-9091", "  shuntctl exclude remove --port 5432",
+                "  shuntctl exclude add --inbound-port 9090-9091", "  shuntctl exclude add --uid 1337", "  shuntctl exclude remove --port 5432",
                 "  shuntctl exclude list"})
 final class ExcludeCommand {
     /** Exactly one of the kinds the agent knows. */
@@ -26,10 +26,18 @@ final class ExcludeCommand {
         @Option(names = "--inbound-port", paramLabel = "PORT[-PORT]", description = "Pod ports whose inbound connections bypass.")
         String inboundPort;
 
+        @Option(names = "--uid", paramLabel = "UID", description = "Outbound connections from sockets of this user.")
+        String uid;
+
+        @Option(names = "--gid", paramLabel = "GID", description = "Outbound connections from sockets of this group.")
+        String gid;
+
         Map<String, String> args() {
             return cidr != null ? Map.of("kind", "cidr", "value", cidr)
                     : port != null ? Map.of("kind", "port", "value", port)
-                    : Map.of("kind", "inbound-port", "value", inboundPort);
+                    : inboundPort != null ? Map.of("kind", "inbound-port", "value", inboundPort)
+                    : uid != null ? Map.of("kind", "uid", "value", uid)
+                    : Map.of("kind", "gid", "value", gid);
         }
     }
 
@@ -78,6 +86,7 @@ final class ExcludeCommand {
                 p.excludeOutboundCidrs().forEach(v -> t.row("cidr", v));
                 p.excludeOutboundPorts().forEach(v -> t.row("port", v));
                 p.excludeInboundPorts().forEach(v -> t.row("inbound-port", v));
+                p.excludeOutboundOwners().forEach(v -> t.row(v.substring(0, 3), v.substring(4)));
                 t.print(o);
             });
             return ExitCode.OK;

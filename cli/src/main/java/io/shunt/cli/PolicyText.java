@@ -15,7 +15,8 @@ final class PolicyText {
                 + (p.captureInbound() ? "0.0.0.0:" + p.inboundPort() : "not captured") + "; bypass mark " + p.bypassMark());
         o.println("include:    outbound " + list(p.includeOutboundCidrs(), "every destination"));
         o.println("exclude:    cidr " + list(p.excludeOutboundCidrs(), "none") + "; port "
-                + list(p.excludeOutboundPorts(), "none") + "; inbound-port " + list(p.excludeInboundPorts(), "none"));
+                + list(p.excludeOutboundPorts(), "none") + "; inbound-port " + list(p.excludeInboundPorts(), "none")
+                + "; owner " + list(p.excludeOutboundOwners(), "none"));
     }
 
     private static String list(List<String> values, String empty) {

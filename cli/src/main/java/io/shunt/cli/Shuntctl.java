@@ -22,9 +22,7 @@ import picocli.CommandLine.Command;
                 "  0 ok                          4 no agent answers on the socket",
                 "  1 the agent failed; nothing changed   5 the agent is still starting",
                 "  2 bad usage or argument        6 uninstall --verify found leftovers",
-                "  3 no such pod or entry",
-                "",
-                "Not built yet: uid/gid exclusions."})
+                "  3 no such pod or entry"})
 public final class Shuntctl implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

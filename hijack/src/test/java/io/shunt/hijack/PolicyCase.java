@@ -3,6 +3,7 @@ package io.shunt.hijack;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.policy.Cidr;
 import io.shunt.hijack.policy.PortRange;
+import io.shunt.hijack.policy.SocketOwner;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,7 +25,8 @@ public enum PolicyCase {
             .withIncludeOutboundCidrs(cidrs("10.0.0.0/8", "192.168.0.0/16"))
             .withExcludeOutboundCidrs(cidrs("10.96.0.1", "10.1.0.0/16"))
             .withExcludeOutboundPorts(ports("22", "8000-8100"))
-            .withExcludeInboundPorts(ports("9090", "15020-15021"))),
+            .withExcludeInboundPorts(ports("9090", "15020-15021"))
+            .withExcludeOutboundOwners(List.of(SocketOwner.uid(1337), SocketOwner.gid(4242), SocketOwner.uid(0)))),
     OUTBOUND_ONLY("outbound-only.nft", CapturePolicy.defaults()
             .withExcludeOutboundCidrs(cidrs("169.254.169.254"))
             .withCaptureInbound(false));

@@ -9,6 +9,7 @@ import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.policy.Cidr;
 import io.shunt.hijack.policy.PortRange;
+import io.shunt.hijack.policy.SocketOwner;
 import io.shunt.proxy.EngineConfig;
 import io.shunt.proxy.PodCounters;
 import io.shunt.testbed.EchoServer;
@@ -70,6 +71,8 @@ class ConformanceTest {
     private String notOffered;
 
     private static final int SERVICE_PORT = 8080;
+    /** A user whose sockets the policy excludes; nobody else is affected. */
+    private static final int EXCLUDED_UID = 4242;
     private static final int EXCLUDED_PORT = 9090;
     private static final int EXCLUDED_INBOUND_PORT = 8081;
 
@@ -122,7 +125,8 @@ class ConformanceTest {
         agent = NodeAgent.start(config(CapturePolicy.defaults()
                 .withExcludeOutboundCidrs(List.of(Cidr.parse(topology.serviceAddress(1).getHostAddress() + "/32")))
                 .withExcludeOutboundPorts(List.of(PortRange.of(EXCLUDED_PORT)))
-                .withExcludeInboundPorts(List.of(PortRange.of(EXCLUDED_INBOUND_PORT)))));
+                .withExcludeInboundPorts(List.of(PortRange.of(EXCLUDED_INBOUND_PORT)))
+                .withExcludeOutboundOwners(List.of(SocketOwner.uid(EXCLUDED_UID)))));
         agent.addPod(new PodSpec("pod-a", podA.netnsPath()));
         agent.addPod(new PodSpec("pod-b", podB.netnsPath()));
     }
@@ -214,6 +218,26 @@ class ConformanceTest {
         PodClient.Exchange exchange = PodClient.exchange(nsA, excludedCidrService, "direct".getBytes());
         assertArrayEquals("direct".getBytes(), exchange.echoedBytes());
         assertEquals(before.accepted(), counters("pod-a").accepted(), "the proxy must not see an excluded CIDR");
+    }
+
+    @Test
+    void aSocketOfAnExcludedUserBypassesTheProxyAndOtherUsersAreCaptured() throws IOException {
+        PodCounters.Snapshot before = counters("pod-a");
+        String excluded = helloAs(EXCLUDED_UID);
+        assertTrue(excluded.startsWith("hello from " + service.getAddress().getHostAddress()), excluded);
+        assertEquals(before.accepted(), counters("pod-a").accepted(), "the proxy must not see an excluded user's socket");
+
+        String other = helloAs(EXCLUDED_UID + 1);
+        assertTrue(other.startsWith("hello from " + service.getAddress().getHostAddress()), other);
+        assertEquals(before.accepted() + 1, counters("pod-a").accepted(), "another user's socket is captured");
+        awaitIdle("pod-a");
+    }
+
+    /** The service's hello line, read by a process of {@code uid} in pod-a (bash's /dev/tcp, under setpriv). */
+    private String helloAs(int uid) throws IOException {
+        return Topology.exec(podA.netnsName(), "setpriv", "--reuid", Integer.toString(uid), "--regid",
+                Integer.toString(uid), "--clear-groups", "bash", "-c", "exec 3<>/dev/tcp/"
+                        + service.getAddress().getHostAddress() + "/" + service.getPort() + " && head -n 1 <&3").strip();
     }
 
     @Test

@@ -152,6 +152,10 @@ class ShuntctlTest {
         ctl("exclude", "add", "--port", "8080").assertExit(0).assertOut("excluded already; nothing changed");
 
         ctl("exclude", "remove", "--port", "8080").assertExit(0);
+        ctl("exclude", "add", "--uid", "1337").assertExit(0).assertOut("excluded uid 1337 on 2 pod(s)");
+        ctl("exclude", "list").assertExit(0).assertOut("uid   1337");
+        ctl("rules", "pod-b").assertExit(0).assertOut("meta skuid 1337 return");
+        ctl("exclude", "remove", "--uid", "1337").assertExit(0);
         exchange(podB);
         assertEquals(before + 2, accepted("pod-b"), "captured again after removal");
     }
@@ -162,6 +166,7 @@ class ShuntctlTest {
         String policy = ctl("exclude", "list", "-o", "json").assertExit(0).out();
         ctl("exclude", "add", "--cidr", "10.0.0.0/33").assertExit(2).assertErrLine("shuntctl: ");
         ctl("exclude", "add", "--port", "0").assertExit(2);
+        ctl("exclude", "add", "--gid", "-1").assertExit(2).assertErrLine("gid -1 is out of range");
         ctl("exclude", "remove", "--cidr", "10.9.9.0/24").assertExit(3).assertErrLine("10.9.9.0/24 is not an excluded outbound CIDR");
         ctl("explain", "ghost", "10.1.1.1:80").assertExit(3).assertErrLine("no pod \"ghost\"");
         ctl("explain", "pod-a", "db.example:5432").assertExit(2).assertErrLine("is not ADDRESS:PORT");

@@ -25,7 +25,8 @@ public final class Views {
     /** The capture policy in force for every pod (live exclusions included). */
     public record Policy(int outboundPort, int inboundPort, String bypassMark, boolean captureInbound,
                          List<String> includeOutboundCidrs, List<String> excludeOutboundCidrs,
-                         List<String> excludeOutboundPorts, List<String> excludeInboundPorts) {
+                         List<String> excludeOutboundPorts, List<String> excludeInboundPorts,
+                         List<String> excludeOutboundOwners) {
     }
 
     public record Status(String version, boolean ready, long uptimeMillis, String kernel, String transport,

@@ -3,6 +3,7 @@ package io.shunt.hijack.nft;
 import io.shunt.ffi.nft.NftException;
 import io.shunt.ffi.nft.Nftables;
 import io.shunt.hijack.policy.CapturePolicy;
+import io.shunt.hijack.policy.SocketOwner;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -76,6 +77,13 @@ public final class NftRuleset {
         }
         if (!policy.excludeOutboundPorts().isEmpty()) {
             rules.add("tcp dport " + set(policy.excludeOutboundPorts()) + " return");
+        }
+        for (SocketOwner.Kind kind : SocketOwner.Kind.values()) {
+            List<String> ids = policy.excludeOutboundOwners().stream().filter(o -> o.kind() == kind)
+                    .map(o -> Long.toString(o.id())).toList();
+            if (!ids.isEmpty()) {
+                rules.add(kind.nftMatch() + " { " + String.join(", ", ids) + " } return");
+            }
         }
         return rules;
     }

@@ -22,11 +22,12 @@ import java.util.Set;
  * @param excludeOutboundPorts destination ports never captured
  * @param excludeInboundPorts  pod ports whose incoming connections are never captured
  * @param captureInbound       whether incoming connections are diverted at all
+ * @param excludeOutboundOwners sockets of these users or groups are never captured (outbound only)
  */
 public record CapturePolicy(int outboundPort, int inboundPort, int bypassMark,
                             List<Cidr> includeOutboundCidrs, List<Cidr> excludeOutboundCidrs,
                             List<PortRange> excludeOutboundPorts, List<PortRange> excludeInboundPorts,
-                            boolean captureInbound) {
+                            boolean captureInbound, List<SocketOwner> excludeOutboundOwners) {
 
     public static final int DEFAULT_OUTBOUND_PORT = 15001;
     public static final int DEFAULT_INBOUND_PORT = 15006;
@@ -47,52 +48,58 @@ public record CapturePolicy(int outboundPort, int inboundPort, int bypassMark,
         excludeOutboundCidrs = copy("excludeOutboundCidrs", excludeOutboundCidrs);
         excludeOutboundPorts = copy("excludeOutboundPorts", excludeOutboundPorts);
         excludeInboundPorts = copy("excludeInboundPorts", excludeInboundPorts);
+        excludeOutboundOwners = copy("excludeOutboundOwners", excludeOutboundOwners);
     }
 
     /** Captures every IPv4 TCP connection in both directions, on the default ports and mark. */
     public static CapturePolicy defaults() {
         return new CapturePolicy(DEFAULT_OUTBOUND_PORT, DEFAULT_INBOUND_PORT, DEFAULT_BYPASS_MARK,
-                List.of(), List.of(), List.of(), List.of(), true);
+                List.of(), List.of(), List.of(), List.of(), true, List.of());
     }
 
     public CapturePolicy withOutboundPort(int port) {
         return new CapturePolicy(port, inboundPort, bypassMark, includeOutboundCidrs, excludeOutboundCidrs,
-                excludeOutboundPorts, excludeInboundPorts, captureInbound);
+                excludeOutboundPorts, excludeInboundPorts, captureInbound, excludeOutboundOwners);
     }
 
     public CapturePolicy withInboundPort(int port) {
         return new CapturePolicy(outboundPort, port, bypassMark, includeOutboundCidrs, excludeOutboundCidrs,
-                excludeOutboundPorts, excludeInboundPorts, captureInbound);
+                excludeOutboundPorts, excludeInboundPorts, captureInbound, excludeOutboundOwners);
     }
 
     public CapturePolicy withBypassMark(int mark) {
         return new CapturePolicy(outboundPort, inboundPort, mark, includeOutboundCidrs, excludeOutboundCidrs,
-                excludeOutboundPorts, excludeInboundPorts, captureInbound);
+                excludeOutboundPorts, excludeInboundPorts, captureInbound, excludeOutboundOwners);
     }
 
     public CapturePolicy withIncludeOutboundCidrs(List<Cidr> cidrs) {
         return new CapturePolicy(outboundPort, inboundPort, bypassMark, cidrs, excludeOutboundCidrs,
-                excludeOutboundPorts, excludeInboundPorts, captureInbound);
+                excludeOutboundPorts, excludeInboundPorts, captureInbound, excludeOutboundOwners);
     }
 
     public CapturePolicy withExcludeOutboundCidrs(List<Cidr> cidrs) {
         return new CapturePolicy(outboundPort, inboundPort, bypassMark, includeOutboundCidrs, cidrs,
-                excludeOutboundPorts, excludeInboundPorts, captureInbound);
+                excludeOutboundPorts, excludeInboundPorts, captureInbound, excludeOutboundOwners);
     }
 
     public CapturePolicy withExcludeOutboundPorts(List<PortRange> ports) {
         return new CapturePolicy(outboundPort, inboundPort, bypassMark, includeOutboundCidrs, excludeOutboundCidrs,
-                ports, excludeInboundPorts, captureInbound);
+                ports, excludeInboundPorts, captureInbound, excludeOutboundOwners);
     }
 
     public CapturePolicy withExcludeInboundPorts(List<PortRange> ports) {
         return new CapturePolicy(outboundPort, inboundPort, bypassMark, includeOutboundCidrs, excludeOutboundCidrs,
-                excludeOutboundPorts, ports, captureInbound);
+                excludeOutboundPorts, ports, captureInbound, excludeOutboundOwners);
+    }
+
+    public CapturePolicy withExcludeOutboundOwners(List<SocketOwner> owners) {
+        return new CapturePolicy(outboundPort, inboundPort, bypassMark, includeOutboundCidrs, excludeOutboundCidrs,
+                excludeOutboundPorts, excludeInboundPorts, captureInbound, owners);
     }
 
     public CapturePolicy withCaptureInbound(boolean capture) {
         return new CapturePolicy(outboundPort, inboundPort, bypassMark, includeOutboundCidrs, excludeOutboundCidrs,
-                excludeOutboundPorts, excludeInboundPorts, capture);
+                excludeOutboundPorts, excludeInboundPorts, capture, excludeOutboundOwners);
     }
 
     /** {@link #decideOutbound(InetAddress, int, Collection)} for a pod whose own addresses are unknown. */
@@ -102,7 +109,9 @@ public record CapturePolicy(int outboundPort, int inboundPort, int bypassMark,
 
     /**
      * What happens to a TCP connection that an application in the pod opens to
-     * {@code destination:port} (from an unmarked socket: the proxy's own are always bypassed). The
+     * {@code destination:port} (from an unmarked socket: the proxy's own are always bypassed; and
+     * from a socket whose owner is not in {@link #excludeOutboundOwners}, which bypass after the
+     * port exclusions). The
      * checks run in the order of the kernel rules and the first that matches decides.
      *
      * @param podAddresses the pod's own addresses; connections to them, like to 127.0.0.0/8 and

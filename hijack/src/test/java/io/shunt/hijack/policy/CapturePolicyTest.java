@@ -40,7 +40,7 @@ class CapturePolicyTest {
     @Test
     void withMethodsChangeOneFieldOnly() {
         CapturePolicy p = CapturePolicy.defaults().withOutboundPort(16001).withCaptureInbound(false);
-        assertEquals(new CapturePolicy(16001, 15006, 0x5348, List.of(), List.of(), List.of(), List.of(), false), p);
+        assertEquals(new CapturePolicy(16001, 15006, 0x5348, List.of(), List.of(), List.of(), List.of(), false, List.of()), p);
     }
 
     @ParameterizedTest

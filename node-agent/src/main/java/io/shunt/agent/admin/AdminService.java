@@ -271,7 +271,7 @@ public final class AdminService {
     static Views.Policy policy(CapturePolicy p) {
         return new Views.Policy(p.outboundPort(), p.inboundPort(), "0x" + Integer.toHexString(p.bypassMark()),
                 p.captureInbound(), strings(p.includeOutboundCidrs()), strings(p.excludeOutboundCidrs()),
-                strings(p.excludeOutboundPorts()), strings(p.excludeInboundPorts()));
+                strings(p.excludeOutboundPorts()), strings(p.excludeInboundPorts()), strings(p.excludeOutboundOwners()));
     }
 
     private static List<String> strings(List<?> list) {

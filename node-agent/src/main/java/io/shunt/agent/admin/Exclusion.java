@@ -4,6 +4,7 @@ import io.shunt.api.admin.AdminReply.ErrorKind;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.policy.Cidr;
 import io.shunt.hijack.policy.PortRange;
+import io.shunt.hijack.policy.SocketOwner;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -14,7 +15,7 @@ import java.util.List;
  */
 sealed interface Exclusion {
     /** The kinds {@code shuntctl exclude} accepts, as the admin API spells them. */
-    List<String> KINDS = List.of("cidr", "port", "inbound-port");
+    List<String> KINDS = List.of("cidr", "port", "inbound-port", "uid", "gid");
 
     CapturePolicy addTo(CapturePolicy policy) throws AdminException;
 
@@ -26,6 +27,7 @@ sealed interface Exclusion {
                 case "cidr" -> new OutboundCidr(Cidr.parse(value));
                 case "port" -> new OutboundPort(PortRange.parse(value));
                 case "inbound-port" -> new InboundPort(PortRange.parse(value));
+                case "uid", "gid" -> new Owner(SocketOwner.parse(kind + ":" + value));
                 default -> throw new AdminException(ErrorKind.BAD_REQUEST, "unknown exclusion kind '" + kind
                         + "'; known: " + String.join(", ", KINDS));
             };
@@ -67,6 +69,18 @@ sealed interface Exclusion {
         @Override
         public CapturePolicy removeFrom(CapturePolicy policy) throws AdminException {
             return policy.withExcludeInboundPorts(removed(policy.excludeInboundPorts(), ports, "inbound port"));
+        }
+    }
+
+    record Owner(SocketOwner owner) implements Exclusion {
+        @Override
+        public CapturePolicy addTo(CapturePolicy policy) {
+            return policy.withExcludeOutboundOwners(added(policy.excludeOutboundOwners(), owner));
+        }
+
+        @Override
+        public CapturePolicy removeFrom(CapturePolicy policy) throws AdminException {
+            return policy.withExcludeOutboundOwners(removed(policy.excludeOutboundOwners(), owner, "socket owner"));
         }
     }
 

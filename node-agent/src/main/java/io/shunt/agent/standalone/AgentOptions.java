@@ -6,6 +6,7 @@ import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.policy.Cidr;
 import io.shunt.hijack.policy.PortRange;
+import io.shunt.hijack.policy.SocketOwner;
 import io.shunt.hijack.probe.Feature;
 import io.shunt.hijack.select.Selector;
 import io.shunt.proxy.EngineConfig;
@@ -55,6 +56,14 @@ final class AgentOptions {
     @Option(names = "--exclude-port", split = ",", paramLabel = "PORT[-PORT]",
             description = "Outbound destination ports that bypass the proxy, e.g. 22 or 9000-9100. Repeatable or comma-separated.")
     List<String> excludePorts = new ArrayList<>();
+
+    @Option(names = "--exclude-uid", split = ",", paramLabel = "UID",
+            description = "Outbound connections from sockets of these users bypass the proxy. Repeatable or comma-separated.")
+    List<Long> excludeUids = new ArrayList<>();
+
+    @Option(names = "--exclude-gid", split = ",", paramLabel = "GID",
+            description = "Outbound connections from sockets of these groups bypass the proxy. Repeatable or comma-separated.")
+    List<Long> excludeGids = new ArrayList<>();
 
     @Option(names = "--exclude-inbound-port", split = ",", paramLabel = "PORT[-PORT]",
             description = "Pod ports whose inbound connections bypass the proxy. Repeatable or comma-separated.")
@@ -107,11 +116,18 @@ final class AgentOptions {
         CapturePolicy policy = new CapturePolicy(outboundPort, inboundPort, parseMark(bypassMark),
                 parseAll(includeCidrs, Cidr::parse), parseAll(excludeCidrs, Cidr::parse),
                 parseAll(excludePorts, PortRange::parse), parseAll(excludeInboundPorts, PortRange::parse),
-                !noInbound && defaults.captureInbound());
+                !noInbound && defaults.captureInbound(), owners());
         EngineConfig engine = EngineConfig.defaults(transport.equals("auto") ? null : Transport.byId(transport))
                 .withConnectTimeout(parseDuration("--connect-timeout", connectTimeout))
                 .withIdleTimeout(parseDuration("--idle-timeout", idleTimeout));
         return new AgentConfig(ranking, masked, policy, engine, logConnections);
+    }
+
+    private List<SocketOwner> owners() {
+        List<SocketOwner> owners = new ArrayList<>();
+        excludeUids.forEach(id -> owners.add(SocketOwner.uid(id)));
+        excludeGids.forEach(id -> owners.add(SocketOwner.gid(id)));
+        return owners;
     }
 
     OptOut optOut() {
