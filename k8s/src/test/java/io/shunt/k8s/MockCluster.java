@@ -78,6 +78,13 @@ final class MockCluster implements AutoCloseable {
     @Override
     public void close() {
         client.close();
-        server.destroy();
+        try {
+            server.destroy();
+        } catch (IllegalStateException e) {
+            // The mock server's own shutdown waits at most 10 s for idle keep-alive connections of the
+            // JDK HTTP client; on a loaded 2-core machine that can run out. The test is over by then,
+            // and the server's port is ephemeral: say so rather than fail a test that passed.
+            System.err.println("MockCluster: the mock API server did not stop cleanly: " + e.getMessage());
+        }
     }
 }

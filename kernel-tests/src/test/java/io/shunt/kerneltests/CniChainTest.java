@@ -48,7 +48,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CniChainTest {
     private static final Path REFERENCE_PLUGINS = Path.of("/usr/lib/cni");
     private static final String BRIDGE = "shuntkt0";
-    private static final InetSocketAddress SERVICE = new InetSocketAddress(ip("10.22.255.254"), 8080);
+    private static final InetSocketAddress SERVICE = new InetSocketAddress(InetAddress.ofLiteral("10.22.255.254"), 8080);
     private static final String K8S_ARGS = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-1";
 
     private final String prefix = "shunt-ktcni-" + HexFormat.of().toHexDigits(new Random().nextInt(), 4) + "-";
@@ -245,13 +245,5 @@ class CniChainTest {
         String name = KernelTestSupport.addNetns(prefix + role);
         namespaces.add(name);
         return name;
-    }
-
-    private static InetAddress ip(String text) {
-        try {
-            return InetAddress.getByName(text);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(e);
-        }
     }
 }

@@ -43,7 +43,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CniInstallTest {
     private static final Path REFERENCE_PLUGINS = Path.of("/usr/lib/cni");
     private static final String BRIDGE = "shuntkti0";
-    private static final InetSocketAddress SERVICE = new InetSocketAddress(ip("10.24.255.254"), 8080);
+    private static final InetSocketAddress SERVICE = new InetSocketAddress(InetAddress.ofLiteral("10.24.255.254"), 8080);
     private static final String PRIMARY = """
             {
               "cniVersion": "1.0.0",
@@ -207,13 +207,5 @@ class CniInstallTest {
         String name = KernelTestSupport.addNetns(prefix + role);
         namespaces.add(name);
         return name;
-    }
-
-    private static InetAddress ip(String text) {
-        try {
-            return InetAddress.getByName(text);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(e);
-        }
     }
 }

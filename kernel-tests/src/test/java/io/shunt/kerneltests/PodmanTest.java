@@ -59,7 +59,7 @@ class PodmanTest {
     private static final Path REFERENCE_PLUGINS = Path.of("/usr/lib/cni");
     private static final Path CGROUPS = Path.of("/sys/fs/cgroup");
     private static final String SUBNET = "10.23.0.0/16";
-    private static final InetSocketAddress SERVICE = new InetSocketAddress(ip("10.23.255.254"), 8080);
+    private static final InetSocketAddress SERVICE = new InetSocketAddress(InetAddress.ofLiteral("10.23.255.254"), 8080);
     private static final Duration RELEASE_LIMIT = Duration.ofSeconds(20);
     private static final int PAYLOAD_BYTES = 64 * 1024;
 
@@ -337,14 +337,6 @@ class PodmanTest {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while running " + String.join(" ", argv), e);
-        }
-    }
-
-    private static InetAddress ip(String text) {
-        try {
-            return InetAddress.getByName(text);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(e);
         }
     }
 }

@@ -136,12 +136,10 @@ public final class StandaloneMain implements Callable<Integer> {
     private static final Duration CONFLIST_RECHECK = Duration.ofSeconds(30);
 
     private volatile NodeAgent agent;
-    private volatile CniEndpoint cni;
+    /** The node services started around the agent, newest first; closed in that order on stop. */
+    private final java.util.concurrent.ConcurrentLinkedDeque<AutoCloseable> services =
+            new java.util.concurrent.ConcurrentLinkedDeque<>();
     private volatile ConflistGuard conflistGuard;
-    private volatile AdminEndpoint admin;
-    private volatile MetricsServer metrics;
-    private volatile KubernetesClient kubeClient;
-    private volatile PodWatcher podWatcher;
 
     @CommandLine.Option(names = "--log-format", paramLabel = "text|json", defaultValue = "text",
             description = "text: one line per event; json: one JSON object per line (an event about a pod carries "
@@ -243,61 +241,13 @@ public final class StandaloneMain implements Callable<Integer> {
                 return EXIT_FAILURE;
             }
         }
-        PodAdmission admission = PodAdmission.of(optOut);
-        if (kubeNodeName != null) {
-            try {
-                KubePodSync sync = new KubePodSync(agent, optOut);
-                kubeClient = kubeconfig == null ? KubeClients.inCluster() : KubeClients.fromKubeconfig(kubeconfig);
-                podWatcher = PodWatcher.start(kubeClient, kubeNodeName, sync);
-                admission = sync;
-            } catch (RuntimeException e) {
-                err.println("shunt-agent: cannot watch the Kubernetes API for node " + kubeNodeName + ": " + e.getMessage());
-                Runtime.getRuntime().removeShutdownHook(stopper);
-                stop();
-                return EXIT_FAILURE;
-            }
-        }
-        if (cniSocket != null) {
-            try {
-                cni = CniEndpoint.start(cniSocket, new CniPods(agent, admission), CNI_CONCURRENCY, CNI_REQUEST_TIMEOUT);
-            } catch (IOException | RuntimeException e) {
-                err.println("shunt-agent: cannot serve CNI on " + cniSocket + ": " + e.getMessage());
-                Runtime.getRuntime().removeShutdownHook(stopper);
-                stop();
-                return EXIT_FAILURE;
-            }
-        }
-        if (metricsAt != null) {
-            try {
-                metrics = MetricsServer.start(metricsAt, agent);
-            } catch (IOException | RuntimeException e) {
-                err.println("shunt-agent: " + e.getMessage());
-                Runtime.getRuntime().removeShutdownHook(stopper);
-                stop();
-                return EXIT_FAILURE;
-            }
-        }
-        if (adminSocket != null) {
-            try {
-                admin = AdminEndpoint.start(adminSocket, new AdminService(agent, VERSION, uninstaller(conflist)),
-                        ADMIN_CONCURRENCY, ADMIN_REQUEST_TIMEOUT);
-            } catch (IOException | RuntimeException e) {
-                err.println("shunt-agent: cannot serve the admin API on " + adminSocket + ": " + e.getMessage());
-                Runtime.getRuntime().removeShutdownHook(stopper);
-                stop();
-                return EXIT_FAILURE;
-            }
-        }
-        if (conflist != null) {
-            // After the endpoint serves: a pod the runtime adds through the new entry finds the agent.
-            try {
-                conflistGuard = ConflistGuard.start(conflist, CONFLIST_RECHECK);
-            } catch (IOException | RuntimeException e) {
-                err.println("shunt-agent: cannot chain shunt-cni into " + cniConfDir + ": " + e.getMessage());
-                Runtime.getRuntime().removeShutdownHook(stopper);
-                stop();
-                return EXIT_FAILURE;
-            }
+        try {
+            startServices(optOut, conflist, metricsAt);
+        } catch (StartException e) {
+            err.println("shunt-agent: " + e.getMessage());
+            Runtime.getRuntime().removeShutdownHook(stopper);
+            stop();
+            return EXIT_FAILURE;
         }
         spec.commandLine().getOut().println("shunt-agent ready: intercepting " + agent.pods().size() + " pod(s) on "
                 + config.engine().transport().id() + ": " + agent.pods().stream()
@@ -306,6 +256,64 @@ public final class StandaloneMain implements Callable<Integer> {
         // Everything from here on happens in the shutdown hook, on SIGTERM or SIGINT.
         new CountDownLatch(1).await();
         return 0;
+    }
+
+    /** A node service that could not start; the message names it and the cause. */
+    private static final class StartException extends Exception {
+        StartException(String message) {
+            super(message);
+        }
+    }
+
+    /** One node service to start; what it returns is closed, in reverse order, when the agent stops. */
+    @FunctionalInterface
+    private interface Service {
+        AutoCloseable start() throws IOException;
+    }
+
+    private void startService(String what, Service service) throws StartException {
+        try {
+            services.push(service.start());
+        } catch (IOException | RuntimeException e) {
+            throw new StartException(what + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * The node services around the agent, in the order that keeps pods from slipping through: the
+     * Kubernetes watcher before CNI (ADD waits until the node's pods are listed), CNI before the
+     * conflist entry (a pod added through the new entry finds the agent).
+     */
+    private void startServices(OptOut optOut, ConflistInstaller conflist, InetSocketAddress metricsAt)
+            throws StartException {
+        PodAdmission admission = PodAdmission.of(optOut);
+        if (kubeNodeName != null) {
+            KubePodSync sync = new KubePodSync(agent, optOut);
+            startService("cannot reach the Kubernetes API", () -> kubeconfig == null ? KubeClients.inCluster()
+                    : KubeClients.fromKubeconfig(kubeconfig));
+            KubernetesClient client = (KubernetesClient) services.peek();
+            startService("cannot watch the Kubernetes API for node " + kubeNodeName,
+                    () -> PodWatcher.start(client, kubeNodeName, sync));
+            admission = sync;
+        }
+        PodAdmission admitted = admission;
+        if (cniSocket != null) {
+            startService("cannot serve CNI on " + cniSocket, () -> CniEndpoint.start(cniSocket,
+                    new CniPods(agent, admitted), CNI_CONCURRENCY, CNI_REQUEST_TIMEOUT));
+        }
+        if (metricsAt != null) {
+            startService("cannot serve metrics", () -> MetricsServer.start(metricsAt, agent));
+        }
+        if (adminSocket != null) {
+            startService("cannot serve the admin API on " + adminSocket, () -> AdminEndpoint.start(adminSocket,
+                    new AdminService(agent, VERSION, uninstaller(conflist)), ADMIN_CONCURRENCY, ADMIN_REQUEST_TIMEOUT));
+        }
+        if (conflist != null) {
+            startService("cannot chain shunt-cni into " + cniConfDir, () -> {
+                conflistGuard = ConflistGuard.start(conflist, CONFLIST_RECHECK);
+                return conflistGuard;
+            });
+        }
     }
 
     /** What {@code shuntctl uninstall} removes beyond the pods, and how it ends the agent. */
@@ -362,30 +370,13 @@ public final class StandaloneMain implements Callable<Integer> {
 
     /** Releases every pod; returns false, after saying which, when some rules could not be removed. */
     private boolean stop() {
-        ConflistGuard guard = conflistGuard;
-        if (guard != null) {
-            guard.close();
-        }
-        PodWatcher watcher = podWatcher;
-        if (watcher != null) {
-            watcher.close();
-        }
-        KubernetesClient client = kubeClient;
-        if (client != null) {
-            client.close();
-        }
-        MetricsServer metricsServer = metrics;
-        if (metricsServer != null) {
-            metricsServer.close();
-        }
-        AdminEndpoint adminEndpoint = admin;
-        if (adminEndpoint != null) {
-            adminEndpoint.close();
-        }
-        CniEndpoint endpoint = cni;
-        if (endpoint != null) {
-            // No new pods while the agent releases the ones it has.
-            endpoint.close();
+        // Newest first: the conflist entry stays, the endpoints stop taking requests, then the pods go.
+        for (AutoCloseable service; (service = services.poll()) != null; ) {
+            try {
+                service.close();
+            } catch (Exception e) {
+                System.err.println("shunt-agent: stopping " + service + ": " + e.getMessage());
+            }
         }
         NodeAgent a = agent;
         if (a == null) {
