@@ -152,6 +152,7 @@ public final class StandaloneMain implements Callable<Integer> {
 
         /** Points logback at the configuration for the format {@code args} ask for (picocli validates it later). */
         static void selectFrom(String[] args) {
+            args = expandArgumentFiles(args);
             for (int i = 0; i < args.length; i++) {
                 String value = args[i].startsWith("--log-format=") ? args[i].substring("--log-format=".length())
                         : args[i].equals("--log-format") && i + 1 < args.length ? args[i + 1] : null;
@@ -160,6 +161,32 @@ public final class StandaloneMain implements Callable<Integer> {
                 }
             }
         }
+    }
+
+    /**
+     * The arguments with {@code @FILE} replaced by the file's whitespace-separated words, as picocli
+     * will read them (enough to find --log-format in a DaemonSet's argument file); an unreadable
+     * file is left for picocli to report.
+     */
+    static String[] expandArgumentFiles(String[] args) {
+        List<String> expanded = new ArrayList<>();
+        for (String arg : args) {
+            if (arg.startsWith("@") && arg.length() > 1) {
+                try {
+                    for (String line : java.nio.file.Files.readAllLines(Path.of(arg.substring(1)))) {
+                        if (!line.strip().startsWith("#")) {
+                            expanded.addAll(java.util.Arrays.stream(line.strip().split("\\s+"))
+                                    .filter(w -> !w.isEmpty()).map(w -> w.replaceAll("^[\"']|[\"']$", "")).toList());
+                        }
+                    }
+                    continue;
+                } catch (IOException | RuntimeException e) {
+                    // picocli reports it
+                }
+            }
+            expanded.add(arg);
+        }
+        return expanded.toArray(String[]::new);
     }
 
     public static void main(String[] args) {

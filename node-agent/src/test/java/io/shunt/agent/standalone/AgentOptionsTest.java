@@ -241,6 +241,18 @@ class AgentOptionsTest {
         assertTrue(r.err().contains("'coredns' is not NAMESPACE/NAME"), r.err());
     }
 
+    @Test
+    void argumentFilesAreExpandedToFindTheLogFormatBeforePicocliRuns(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws java.io.IOException {
+        java.nio.file.Path file = java.nio.file.Files.writeString(dir.resolve("agent.args"),
+                "# settings\n--skip-namespace kube-system\n--log-format json\n");
+        assertEquals(List.of("--pod", "a=/x", "--skip-namespace", "kube-system", "--log-format", "json"),
+                List.of(StandaloneMain.expandArgumentFiles(new String[]{"--pod", "a=/x", "@" + file})));
+        assertEquals(List.of("@" + dir.resolve("missing")),
+                List.of(StandaloneMain.expandArgumentFiles(new String[]{"@" + dir.resolve("missing")})),
+                "an unreadable file is left for picocli to report");
+    }
+
     private static AgentConfig configFrom(String... args) {
         StandaloneMain main = new StandaloneMain();
         new CommandLine(main).parseArgs(args);
