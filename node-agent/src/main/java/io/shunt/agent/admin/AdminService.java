@@ -163,7 +163,7 @@ public final class AdminService {
     }
 
     private Views.Change exclude(AdminRequest request, boolean add) throws AdminException {
-        Exclusion exclusion = Exclusion.parse(request.arg("kind"), request.arg("value"));
+        Exclusion<?> exclusion = Exclusion.parse(request.arg("kind"), request.arg("value"));
         CapturePolicy before = agent.policy();
         CapturePolicy next = add ? exclusion.addTo(before) : exclusion.removeFrom(before);
         String what = request.arg("kind") + " " + request.arg("value");

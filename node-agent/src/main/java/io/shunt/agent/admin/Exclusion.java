@@ -8,26 +8,35 @@ import io.shunt.hijack.policy.SocketOwner;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 
 /**
- * One entry of the policy's exclusion lists, as {@code shuntctl exclude} names it: an outbound
- * destination CIDR, an outbound destination port range, or an inbound pod port range.
+ * One entry of one of the policy's exclusion lists, as {@code shuntctl exclude} names it: an
+ * outbound destination CIDR, an outbound destination port range, an inbound pod port range, or the
+ * user or group that owns an outbound socket.
+ *
+ * @param entry the parsed entry
+ * @param what  the list's name for messages, e.g. {@code outbound CIDR}
+ * @param list  reads the list from a policy
+ * @param with  a policy with the list replaced
  */
-sealed interface Exclusion {
+record Exclusion<T>(T entry, String what, Function<CapturePolicy, List<T>> list,
+                    BiFunction<CapturePolicy, List<T>, CapturePolicy> with) {
     /** The kinds {@code shuntctl exclude} accepts, as the admin API spells them. */
-    List<String> KINDS = List.of("cidr", "port", "inbound-port", "uid", "gid");
+    static final List<String> KINDS = List.of("cidr", "port", "inbound-port", "uid", "gid");
 
-    CapturePolicy addTo(CapturePolicy policy) throws AdminException;
-
-    CapturePolicy removeFrom(CapturePolicy policy) throws AdminException;
-
-    static Exclusion parse(String kind, String value) throws AdminException {
+    static Exclusion<?> parse(String kind, String value) throws AdminException {
         try {
             return switch (kind) {
-                case "cidr" -> new OutboundCidr(Cidr.parse(value));
-                case "port" -> new OutboundPort(PortRange.parse(value));
-                case "inbound-port" -> new InboundPort(PortRange.parse(value));
-                case "uid", "gid" -> new Owner(SocketOwner.parse(kind + ":" + value));
+                case "cidr" -> new Exclusion<>(Cidr.parse(value), "outbound CIDR", CapturePolicy::excludeOutboundCidrs,
+                        CapturePolicy::withExcludeOutboundCidrs);
+                case "port" -> new Exclusion<>(PortRange.parse(value), "outbound port",
+                        CapturePolicy::excludeOutboundPorts, CapturePolicy::withExcludeOutboundPorts);
+                case "inbound-port" -> new Exclusion<>(PortRange.parse(value), "inbound port",
+                        CapturePolicy::excludeInboundPorts, CapturePolicy::withExcludeInboundPorts);
+                case "uid", "gid" -> new Exclusion<>(SocketOwner.parse(kind + ":" + value), "socket owner",
+                        CapturePolicy::excludeOutboundOwners, CapturePolicy::withExcludeOutboundOwners);
                 default -> throw new AdminException(ErrorKind.BAD_REQUEST, "unknown exclusion kind '" + kind
                         + "'; known: " + String.join(", ", KINDS));
             };
@@ -36,70 +45,26 @@ sealed interface Exclusion {
         }
     }
 
-    record OutboundCidr(Cidr cidr) implements Exclusion {
-        @Override
-        public CapturePolicy addTo(CapturePolicy policy) {
-            return policy.withExcludeOutboundCidrs(added(policy.excludeOutboundCidrs(), cidr));
+    /** The policy with the entry added; the same policy when it is there already. */
+    CapturePolicy addTo(CapturePolicy policy) {
+        List<T> entries = list.apply(policy);
+        if (entries.contains(entry)) {
+            return policy;
         }
-
-        @Override
-        public CapturePolicy removeFrom(CapturePolicy policy) throws AdminException {
-            return policy.withExcludeOutboundCidrs(removed(policy.excludeOutboundCidrs(), cidr, "outbound CIDR"));
-        }
-    }
-
-    record OutboundPort(PortRange ports) implements Exclusion {
-        @Override
-        public CapturePolicy addTo(CapturePolicy policy) {
-            return policy.withExcludeOutboundPorts(added(policy.excludeOutboundPorts(), ports));
-        }
-
-        @Override
-        public CapturePolicy removeFrom(CapturePolicy policy) throws AdminException {
-            return policy.withExcludeOutboundPorts(removed(policy.excludeOutboundPorts(), ports, "outbound port"));
-        }
-    }
-
-    record InboundPort(PortRange ports) implements Exclusion {
-        @Override
-        public CapturePolicy addTo(CapturePolicy policy) {
-            return policy.withExcludeInboundPorts(added(policy.excludeInboundPorts(), ports));
-        }
-
-        @Override
-        public CapturePolicy removeFrom(CapturePolicy policy) throws AdminException {
-            return policy.withExcludeInboundPorts(removed(policy.excludeInboundPorts(), ports, "inbound port"));
-        }
-    }
-
-    record Owner(SocketOwner owner) implements Exclusion {
-        @Override
-        public CapturePolicy addTo(CapturePolicy policy) {
-            return policy.withExcludeOutboundOwners(added(policy.excludeOutboundOwners(), owner));
-        }
-
-        @Override
-        public CapturePolicy removeFrom(CapturePolicy policy) throws AdminException {
-            return policy.withExcludeOutboundOwners(removed(policy.excludeOutboundOwners(), owner, "socket owner"));
-        }
-    }
-
-    private static <T> List<T> added(List<T> list, T entry) {
-        if (list.contains(entry)) {
-            return list;
-        }
-        List<T> copy = new ArrayList<>(list);
+        List<T> copy = new ArrayList<>(entries);
         copy.add(entry);
-        return copy;
+        return with.apply(policy, copy);
     }
 
-    private static <T> List<T> removed(List<T> list, T entry, String what) throws AdminException {
-        if (!list.contains(entry)) {
+    /** The policy without the entry; refused when it is not there, naming what is. */
+    CapturePolicy removeFrom(CapturePolicy policy) throws AdminException {
+        List<T> entries = list.apply(policy);
+        if (!entries.contains(entry)) {
             throw new AdminException(ErrorKind.NOT_FOUND, entry + " is not an excluded " + what + "; excluded are: "
-                    + (list.isEmpty() ? "none" : list.stream().map(Object::toString).toList()));
+                    + (entries.isEmpty() ? "none" : entries.stream().map(Object::toString).toList()));
         }
-        List<T> copy = new ArrayList<>(list);
+        List<T> copy = new ArrayList<>(entries);
         copy.remove(entry);
-        return copy;
+        return with.apply(policy, copy);
     }
 }
