@@ -8,6 +8,7 @@ public final class PodCounters {
     private final LongAdder active = new LongAdder();
     private final LongAdder upstreamFailures = new LongAdder();
     private final LongAdder destinationMisses = new LongAdder();
+    private final LongAdder shed = new LongAdder();
     private final LongAdder bytesFromClients = new LongAdder();
     private final LongAdder bytesFromUpstreams = new LongAdder();
     private final LatencyHistogram upstreamConnect = new LatencyHistogram();
@@ -30,6 +31,11 @@ public final class PodCounters {
         upstreamConnect.record(nanos);
     }
 
+    /** A new connection was reset at once because the pod or the node was at its connection limit. */
+    public void connectionShed() {
+        shed.increment();
+    }
+
     public void destinationMissed() {
         destinationMisses.increment();
     }
@@ -40,7 +46,7 @@ public final class PodCounters {
 
     public Snapshot snapshot() {
         return new Snapshot(accepted.sum(), active.sum(), upstreamFailures.sum(), destinationMisses.sum(),
-                bytesFromClients.sum(), bytesFromUpstreams.sum(), upstreamConnect.snapshot());
+                bytesFromClients.sum(), bytesFromUpstreams.sum(), upstreamConnect.snapshot(), shed.sum());
     }
 
     /**
@@ -52,8 +58,10 @@ public final class PodCounters {
      * @param bytesFromUpstreams bytes relayed back to it
      * @param upstreamConnect    how long successful upstream connects took, from creating the socket
      *                           in the pod's namespace until the connection was established
+     * @param shed               new connections reset at once because the pod or node was at its limit
      */
     public record Snapshot(long accepted, long active, long upstreamFailures, long destinationMisses,
-                           long bytesFromClients, long bytesFromUpstreams, LatencyHistogram.Snapshot upstreamConnect) {
+                           long bytesFromClients, long bytesFromUpstreams, LatencyHistogram.Snapshot upstreamConnect,
+                           long shed) {
     }
 }

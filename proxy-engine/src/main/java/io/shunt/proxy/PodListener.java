@@ -28,11 +28,11 @@ final class PodListener implements AutoCloseable {
     }
 
     static PodListener open(EventLoopGroup group, EngineConfig config, PodSockets sockets, PodEndpoint pod,
-                            Direction direction, InetSocketAddress address, PodCounters counters,
+                            Direction direction, InetSocketAddress address, PodCounters counters, ConnectionGate gate,
                             ChannelGroup connections, AtomicReference<String> technique, ConnectionObserver observer)
             throws ListenerBindException {
         RelayContext relay = new RelayContext(pod.pod(), technique, direction, pod.destination(),
-                sockets::newUpstreamChannel, config.connectTimeout(), counters, connections, observer);
+                sockets::newUpstreamChannel, config.connectTimeout(), counters, gate, connections, observer);
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
                 .channelFactory(sockets::newServerChannel)

@@ -44,18 +44,22 @@ public final class ProxyEngine implements AutoCloseable {
     /**
      * Opens the pod's listeners inside its namespace. Either all of them open or none stays open.
      */
+    /** Connections of all pods open now, against {@link ConnectionLimits#perNode()}. */
+    private final java.util.concurrent.atomic.AtomicInteger nodeConnections = new java.util.concurrent.atomic.AtomicInteger();
+
     public AttachedPod attach(PodEndpoint pod) throws ListenerBindException {
         PodSockets sockets = new PodSockets(pod, config.transport());
         PodCounters counters = new PodCounters();
         ChannelGroup connections = new DefaultChannelGroup("pod " + pod.pod(), GlobalEventExecutor.INSTANCE);
         AtomicReference<String> technique = new AtomicReference<>(pod.technique());
+        ConnectionGate gate = new ConnectionGate(config.limits(), nodeConnections);
         List<PodListener> opened = new ArrayList<>(2);
         try {
             opened.add(PodListener.open(group, config, sockets, pod, Direction.OUTBOUND, pod.outbound(),
-                    counters, connections, technique, observer));
+                    counters, gate, connections, technique, observer));
             if (pod.inbound() != null) {
                 opened.add(PodListener.open(group, config, sockets, pod, Direction.INBOUND, pod.inbound(),
-                        counters, connections, technique, observer));
+                        counters, gate, connections, technique, observer));
             }
         } catch (ListenerBindException | RuntimeException e) {
             opened.forEach(PodListener::close);

@@ -39,6 +39,9 @@ final class PrometheusText {
         perPod(w, scrape, "shunt_original_destination_misses_total", "counter",
                 "Connections closed because the proxy could not find where they were going.",
                 PodCounters.Snapshot::destinationMisses);
+        perPod(w, scrape, "shunt_connections_shed_total", "counter",
+                "New connections reset at once because the pod or the node was at its connection limit.",
+                PodCounters.Snapshot::shed);
 
         w.family("shunt_bytes_total", "counter",
                 "Bytes relayed, by the side that sent them: client (opened the connection) or upstream.");

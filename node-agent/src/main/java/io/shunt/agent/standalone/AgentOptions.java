@@ -9,6 +9,7 @@ import io.shunt.hijack.policy.PortRange;
 import io.shunt.hijack.policy.SocketOwner;
 import io.shunt.hijack.probe.Feature;
 import io.shunt.hijack.select.Selector;
+import io.shunt.proxy.ConnectionLimits;
 import io.shunt.proxy.EngineConfig;
 import io.shunt.proxy.Transport;
 import picocli.CommandLine.Option;
@@ -105,6 +106,20 @@ final class AgentOptions {
             description = "Leave these pods un-intercepted when the runtime adds them. Repeatable or comma-separated.")
     List<String> skipPods = new ArrayList<>();
 
+    @Option(names = "--max-connections-per-pod", defaultValue = "10000", paramLabel = "N",
+            description = "Open connections one pod may have through the proxy; more are reset at once and counted "
+                    + "(metric shunt_connections_shed_total). Default: ${DEFAULT-VALUE}.")
+    int maxConnectionsPerPod;
+
+    @Option(names = "--max-connections", defaultValue = "50000", paramLabel = "N",
+            description = "Open connections of all pods together; more are reset at once and counted. "
+                    + "Default: ${DEFAULT-VALUE}.")
+    int maxConnections;
+
+    @Option(names = "--accept-backlog", defaultValue = "1024", paramLabel = "N",
+            description = "listen(2) backlog of every pod listener. Default: ${DEFAULT-VALUE}.")
+    int acceptBacklog;
+
     @Option(names = "--log-connections", description = "Log one line per finished connection.")
     boolean logConnections;
 
@@ -119,7 +134,9 @@ final class AgentOptions {
                 !noInbound && defaults.captureInbound(), owners());
         EngineConfig engine = EngineConfig.defaults(transport.equals("auto") ? null : Transport.byId(transport))
                 .withConnectTimeout(parseDuration("--connect-timeout", connectTimeout))
-                .withIdleTimeout(parseDuration("--idle-timeout", idleTimeout));
+                .withIdleTimeout(parseDuration("--idle-timeout", idleTimeout))
+                .withAcceptBacklog(acceptBacklog)
+                .withLimits(new ConnectionLimits(maxConnectionsPerPod, maxConnections));
         return new AgentConfig(ranking, masked, policy, engine, logConnections);
     }
 

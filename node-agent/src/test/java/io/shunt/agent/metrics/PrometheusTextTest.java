@@ -24,6 +24,7 @@ class PrometheusTextTest {
         c.connectionEnded();
         c.upstreamFailed();
         c.destinationMissed();
+        c.connectionShed();
         c.bytesRelayed(true, 1000);
         c.bytesRelayed(false, 20);
         c.upstreamConnected(Duration.ofNanos(40_000).toNanos());
@@ -57,6 +58,9 @@ class PrometheusTextTest {
                 # HELP shunt_original_destination_misses_total Connections closed because the proxy could not find where they were going.
                 # TYPE shunt_original_destination_misses_total counter
                 shunt_original_destination_misses_total{L} 1
+                # HELP shunt_connections_shed_total New connections reset at once because the pod or the node was at its connection limit.
+                # TYPE shunt_connections_shed_total counter
+                shunt_connections_shed_total{L} 1
                 # HELP shunt_bytes_total Bytes relayed, by the side that sent them: client (opened the connection) or upstream.
                 # TYPE shunt_bytes_total counter
                 shunt_bytes_total{L,side="client"} 1000

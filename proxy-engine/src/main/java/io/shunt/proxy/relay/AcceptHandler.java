@@ -3,6 +3,7 @@ package io.shunt.proxy.relay;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -10,6 +11,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
+import io.shunt.proxy.ConnectionGate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,6 +19,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * First handler of an accepted connection: finds where it was going, connects there from inside
@@ -43,6 +46,11 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         Channel client = ctx.channel();
+        Optional<ConnectionGate.Shed> shed = context.gate().tryAdmit();
+        if (shed.isPresent()) {
+            shedding(client, shed.get());
+            return;
+        }
         context.connections().add(client);
         connection = new Connection(context, client);
         InetSocketAddress destination;
@@ -140,6 +148,25 @@ public final class AcceptHandler extends ChannelInboundHandlerAdapter {
             releaseEarly();
             connection.reset("idle-timeout");
         }
+    }
+
+    /**
+     * Over a limit: reset at once, as a refused connect would look to the client, with nothing read
+     * and no upstream dialled. Logged at DEBUG (under overload a line per connection would add to
+     * it); the counter and the metric carry it.
+     */
+    private void shedding(Channel client, ConnectionGate.Shed why) {
+        context.counters().connectionShed();
+        LOG.atDebug().addKeyValue("pod", context.pod()).addKeyValue("technique", context.technique())
+                .log("client={}: shed, {} reached ({})", client.remoteAddress(), why,
+                        why == ConnectionGate.Shed.POD_LIMIT ? context.gate().limits().perPod()
+                                : context.gate().limits().perNode());
+        try {
+            client.config().setOption(ChannelOption.SO_LINGER, 0);
+        } catch (ChannelException e) {
+            // already closed
+        }
+        client.close();
     }
 
     @Override

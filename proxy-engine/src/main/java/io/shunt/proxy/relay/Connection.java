@@ -117,6 +117,7 @@ public final class Connection {
 
     private void report(String outcome) {
         context.counters().connectionEnded();
+        context.gate().release();
         context.observer().connectionClosed(summary(outcome));
     }
 

@@ -3,6 +3,7 @@ package io.shunt.proxy.relay;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.Channel;
 import io.netty.channel.group.ChannelGroup;
+import io.shunt.proxy.ConnectionGate;
 import io.shunt.proxy.ConnectionObserver;
 import io.shunt.proxy.Direction;
 import io.shunt.proxy.OriginalDestination;
@@ -19,8 +20,8 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public record RelayContext(String pod, AtomicReference<String> techniqueLabel, Direction direction,
                            OriginalDestination destination, ChannelFactory<Channel> upstreamSockets,
-                           Duration connectTimeout, PodCounters counters, ChannelGroup connections,
-                           ConnectionObserver observer) {
+                           Duration connectTimeout, PodCounters counters, ConnectionGate gate,
+                           ChannelGroup connections, ConnectionObserver observer) {
     public String technique() {
         return techniqueLabel.get();
     }
