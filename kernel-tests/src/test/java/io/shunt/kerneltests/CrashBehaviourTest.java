@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -59,6 +60,117 @@ class CrashBehaviourTest {
                 }
                 assertArrayEquals("direct".getBytes(), PodClient.exchange(podNs, service, "direct".getBytes()).echoedBytes());
             }
+        }
+    }
+
+    /**
+     * SIGKILL while a stream of requests runs through the pod: requests fail (refused, never hung)
+     * until a new agent started with the same state file takes the pod back, and then succeed
+     * again with exactly one set of rules and one pair of listeners: nothing duplicated or leaked.
+     */
+    @ParameterizedTest
+    @EnumSource(TechniqueId.class)
+    void aKilledAgentUnderLoadRecoversFullyOnRestartWithNothingDuplicated(TechniqueId technique) throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("shunt-ktcrash");
+        List<String> args = List.of("--pod", "pod-a=" + "%s", "--pod-technique", "pod-a=" + technique.id(),
+                "--state-file", dir.resolve("pods.json").toString());
+        try (Topology topology = Topology.create("ktcrashload", 1)) {
+            PodNs pod = topology.pod(0);
+            List<String> agentArgs = args.stream().map(a -> a.replace("%s", pod.netnsPath().toString())).toList();
+            InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
+            try (NetNs up = topology.upstream().open(); NetNs podNs = pod.open();
+                 EchoServer upstream = EchoServer.start(up, service)) {
+                AgentProcess first = AgentProcess.start(agentArgs, null, Duration.ofSeconds(60));
+                Load load = Load.start(podNs, service);
+                try {
+                    load.awaitSuccesses(20);
+                    first.kill();
+                    awaitNoListeners(pod);
+                    long failedBefore = load.failures();
+                    assertTrue(KernelTestSupport.await(Duration.ofSeconds(10), () -> load.failures() > failedBefore + 3),
+                            "with the agent dead, requests must fail fast (refused), not succeed around the proxy");
+                    assertTrue(load.hung() == 0, "no request may hang while the agent is dead");
+                    assertRefused(() -> PodClient.connect(podNs, service, Duration.ofSeconds(3)), "outbound");
+
+                    AgentProcess second = AgentProcess.start(agentArgs, null, Duration.ofSeconds(60));
+                    try {
+                        long okBefore = load.successes();
+                        assertTrue(KernelTestSupport.await(Duration.ofSeconds(10), () -> load.successes() > okBefore + 20),
+                                "requests succeed again once the restarted agent took the pod back");
+                        String rules = Topology.exec(pod.netnsName(), "nft", "list", "tables");
+                        assertEquals(1, rules.lines().filter(l -> l.contains("table inet shunt")).count(), rules);
+                        String ipRules = Topology.exec(pod.netnsName(), "ip", "rule");
+                        assertTrue(ipRules.lines().filter(l -> l.contains("fwmark")).count()
+                                == (technique == TechniqueId.TPROXY ? 1 : 0), ipRules);
+                        String listening = Topology.exec(pod.netnsName(), "ss", "-Hltn",
+                                "( sport = :15001 or sport = :15006 )");
+                        assertEquals(2, listening.strip().lines().count(), "one outbound and one inbound listener:\n"
+                                + listening);
+                    } finally {
+                        load.close();
+                        assertEquals(0, second.stop(Duration.ofSeconds(30)));
+                    }
+                } finally {
+                    load.close();
+                    first.kill();
+                }
+                assertEquals("", Topology.exec(pod.netnsName(), "nft", "list", "ruleset").strip(),
+                        "SIGTERM of the restarted agent removes everything");
+                assertEquals("", Topology.exec(pod.netnsName(), "ss", "-Hltn", "( sport = :15001 or sport = :15006 )").strip());
+            }
+        } finally {
+            KernelTestSupport.deleteRecursively(dir);
+        }
+    }
+
+    /** Requests in a loop from the pod, each bounded by a short timeout, counted by outcome. */
+    private static final class Load implements AutoCloseable {
+        private final java.util.concurrent.atomic.AtomicLong successes = new java.util.concurrent.atomic.AtomicLong();
+        private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
+        private final java.util.concurrent.atomic.AtomicLong hung = new java.util.concurrent.atomic.AtomicLong();
+        private volatile boolean running = true;
+        private Thread thread;
+
+        static Load start(NetNs pod, InetSocketAddress service) {
+            Load load = new Load();
+            long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+            load.thread = Thread.ofPlatform().daemon().name("crash-load").start(() -> {
+                while (load.running && System.nanoTime() < deadline) {
+                    try {
+                        PodClient.exchange(pod, service, "ping".getBytes(), Duration.ofSeconds(2));
+                        load.successes.incrementAndGet();
+                    } catch (java.net.SocketTimeoutException e) {
+                        load.hung.incrementAndGet();
+                    } catch (IOException e) {
+                        load.failures.incrementAndGet();
+                        KernelTestSupport.sleep(10);
+                    }
+                }
+            });
+            return load;
+        }
+
+        void awaitSuccesses(long n) {
+            assertTrue(KernelTestSupport.await(Duration.ofSeconds(20), () -> successes.get() >= n),
+                    "the load did not get going: " + successes + " ok, " + failures + " failed");
+        }
+
+        long successes() {
+            return successes.get();
+        }
+
+        long failures() {
+            return failures.get();
+        }
+
+        long hung() {
+            return hung.get();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            running = false;
+            thread.join(Duration.ofSeconds(10));
         }
     }
 
