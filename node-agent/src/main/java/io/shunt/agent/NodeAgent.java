@@ -59,6 +59,8 @@ public final class NodeAgent implements AutoCloseable {
     private final PodRegistry registry = new PodRegistry();
     private final Optional<PodStore> store;
     private final Instant started = Instant.now();
+    /** Persisted pods whose namespace exists but that could not be taken back; kept in the state file. */
+    private final List<PodRecord> unrecovered = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** How often a moved pod's NAT drain is checked for connections from before the move. */
     private static final Duration DRAIN_CHECK = Duration.ofSeconds(2);
     private final ScheduledExecutorService drains = Executors.newSingleThreadScheduledExecutor(
@@ -67,6 +69,8 @@ public final class NodeAgent implements AutoCloseable {
     private volatile CapturePolicy policy;
     private volatile boolean ready;
     private boolean closed;
+    /** Set once a successor took the pods over: rules stay when this agent closes. */
+    private volatile boolean handedOver;
 
     private NodeAgent(AgentConfig config, KernelFeatures features, Optional<PodStore> store) {
         this.config = config;
@@ -138,6 +142,9 @@ public final class NodeAgent implements AutoCloseable {
                 addPod(spec, false);
                 kept++;
             } catch (IOException | RuntimeException e) {
+                // Its namespace exists: keep the record, so the next start (or a predecessor still
+                // running, in a take-over) does not lose it.
+                unrecovered.add(record);
                 LOG.atError().addKeyValue("pod", spec.name())
                         .log("could not take it back after restart: {}", e.getMessage());
             }
@@ -147,9 +154,16 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     private void persist() throws IOException {
-        if (store.isPresent()) {
-            store.get().save(registry.all().stream().map(p -> p.spec().toRecord()).toList());
+        if (store.isPresent() && !handedOver) {
+            List<PodRecord> records = new ArrayList<>(registry.all().stream().map(p -> p.spec().toRecord()).toList());
+            unrecovered.stream().filter(r -> registry.get(r.name()).isEmpty()).forEach(records::add);
+            store.get().save(records);
         }
+    }
+
+    /** Pods recorded before the start that could not be taken back: intercepted by nobody right now. */
+    public int unrecoveredPods() {
+        return unrecovered.size();
     }
 
     public AgentConfig config() {
@@ -184,6 +198,27 @@ public final class NodeAgent implements AutoCloseable {
         persistQuietly();
         LOG.atInfo().addKeyValue("pod", podName).addKeyValue("technique", pod.technique().id())
                 .log("own exclusions now {}", exclusions);
+    }
+
+    /**
+     * Hands every pod over to a successor agent that has opened its own listeners beside these
+     * (SO_REUSEPORT) and taken the rules over: stops accepting (connections still queued move to the
+     * successor's listeners, see {@code tcp_migrate_req}), keeps the connections already open until
+     * they end or {@link #close()}, and from now on leaves rules and the state file alone.
+     */
+    public synchronized void handOver() {
+        handedOver = true;
+        ready = false;
+        for (ManagedPod pod : registry.all()) {
+            pod.engine().stopAccepting();
+        }
+        LOG.info("handed {} pod(s) over to the successor agent; serving the open connections until they end",
+                registry.all().size());
+    }
+
+    /** Connections this agent still serves, over all pods. */
+    public long openConnections() {
+        return registry.all().stream().mapToLong(p -> p.engine().counters().active()).sum();
     }
 
     /** The ranking new pods get from now on (pods already intercepted keep their technique). */
@@ -509,6 +544,17 @@ public final class NodeAgent implements AutoCloseable {
         }
         closed = true;
         ready = false;
+        if (handedOver) {
+            // The successor owns the rules and the state file now; only our sockets go.
+            for (ManagedPod pod : registry.all()) {
+                pod.engine().close(true);
+                pod.netns().close();
+            }
+            drains.shutdownNow();
+            engine.close();
+            LOG.info("agent stopped after the hand-over; rules left to the successor");
+            return;
+        }
         List<String> failures = new ArrayList<>();
         HijackException first = null;
         for (ManagedPod pod : registry.all()) {

@@ -82,6 +82,11 @@ public final class AttachedPod implements AutoCloseable {
         return open;
     }
 
+    /** Stops accepting new connections (closes the listeners); open connections keep flowing. */
+    public synchronized void stopAccepting() {
+        listeners.forEach(PodListener::close);
+    }
+
     /**
      * Stops accepting. Established connections keep flowing until they end, unless
      * {@code closeConnections}: then they are closed too.

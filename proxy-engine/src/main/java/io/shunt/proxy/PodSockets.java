@@ -29,6 +29,14 @@ final class PodSockets {
             throw new ChannelException("pod " + pod.pod() + ": cannot create a listening socket in "
                     + pod.netns().path() + ": " + e.getMessage(), e);
         }
+        try {
+            // A successor agent binds the same address alongside during an upgrade, so no
+            // connection finds the port closed; an application's socket (no SO_REUSEPORT) still cannot.
+            SocketOptions.setReusePort(ChannelFds.fd(ch), true);
+        } catch (IOException e) {
+            ch.unsafe().closeForcibly();
+            throw new ChannelException("pod " + pod.pod() + ": cannot set SO_REUSEPORT on the listener: " + e.getMessage(), e);
+        }
         if (pod.transparent()) {
             try {
                 // Before bind: TPROXY only hands connections to listeners that are transparent.

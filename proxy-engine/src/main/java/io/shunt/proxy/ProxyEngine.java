@@ -7,6 +7,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -17,6 +18,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * Start it from a thread in the agent's own network namespace; event loop threads inherit it.
  */
 public final class ProxyEngine implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ProxyEngine.class);
     private final EngineConfig config;
     private final EventLoopGroup group;
     private final ConnectionObserver observer;
@@ -48,6 +50,7 @@ public final class ProxyEngine implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicInteger nodeConnections = new java.util.concurrent.atomic.AtomicInteger();
 
     public AttachedPod attach(PodEndpoint pod) throws ListenerBindException {
+        migrateQueuedConnectionsOnClose(pod);
         PodSockets sockets = new PodSockets(pod, config.transport());
         PodCounters counters = new PodCounters();
         ChannelGroup connections = new DefaultChannelGroup("pod " + pod.pod(), GlobalEventExecutor.INSTANCE);
@@ -66,6 +69,26 @@ public final class ProxyEngine implements AutoCloseable {
             throw e;
         }
         return new AttachedPod(pod, opened, connections, counters, technique);
+    }
+
+    /**
+     * When one listener of a SO_REUSEPORT group closes (the old agent after an upgrade), the kernel
+     * resets the connections still queued on it unless net.ipv4.tcp_migrate_req is on in that
+     * namespace; with it, they move to the successor's listener. Set in the pod's namespace only,
+     * where it matters for nothing but reuseport groups. Best effort: without it an upgrade may
+     * reset the few connections that were queued at that instant.
+     */
+    private static void migrateQueuedConnectionsOnClose(PodEndpoint pod) {
+        try {
+            pod.netns().run(() -> {
+                java.nio.file.Files.writeString(java.nio.file.Path.of("/proc/sys/net/ipv4/tcp_migrate_req"), "1");
+                return null;
+            });
+        } catch (IOException | RuntimeException e) {
+            LOG.atWarn().addKeyValue("pod", pod.pod()).log("could not turn on net.ipv4.tcp_migrate_req in {}: {}; an "
+                    + "agent upgrade may reset connections queued at the moment of hand-over", pod.netns().path(),
+                    e.getMessage());
+        }
     }
 
     @Override

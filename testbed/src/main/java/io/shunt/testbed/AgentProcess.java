@@ -41,7 +41,16 @@ public final class AgentProcess implements AutoCloseable {
         Process p = new ProcessBuilder(command(args)).redirectErrorStream(true).start();
         AgentProcess agent = new AgentProcess(p, echo, "  agent | ");
         try {
-            String line = agent.readiness.poll(readyTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            long deadline = System.nanoTime() + readyTimeout.toNanos();
+            String line = null;
+            // Polled in slices: an agent that exits at once (bad arguments) is reported at once.
+            while (line == null && System.nanoTime() < deadline && p.isAlive()) {
+                line = agent.readiness.poll(100, TimeUnit.MILLISECONDS);
+            }
+            if (line == null && !p.isAlive()) {
+                agent.reader.join(Duration.ofSeconds(5)); // the rest of its output
+                line = agent.readiness.poll();
+            }
             if (line == null) {
                 agent.close();
                 throw new IOException("the agent did not report ready within " + readyTimeout.toSeconds()

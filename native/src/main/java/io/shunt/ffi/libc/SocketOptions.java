@@ -20,6 +20,7 @@ public final class SocketOptions {
     static final int SOL_SOCKET = 1;
     static final int SOL_IP = 0;
     static final int SO_MARK = 36;
+    static final int SO_REUSEPORT = 15;
     static final int SO_COOKIE = 57;
     static final int SO_NETNS_COOKIE = 71;
     static final int IP_TRANSPARENT = 19;
@@ -33,6 +34,18 @@ public final class SocketOptions {
     /** Sets SO_MARK, so the socket's packets carry {@code mark} (needs CAP_NET_ADMIN). */
     public static void setMark(int fd, int mark) throws NativeCallException {
         setInt(fd, SOL_SOCKET, SO_MARK, mark, "SO_MARK=0x" + Integer.toHexString(mark));
+    }
+
+    /**
+     * Sets SO_REUSEPORT before bind, so that another process of the same user can bind the same
+     * address alongside (a successor agent taking over a listener without a gap).
+     */
+    public static void setReusePort(int fd, boolean on) throws NativeCallException {
+        setInt(fd, SOL_SOCKET, SO_REUSEPORT, on ? 1 : 0, "SO_REUSEPORT=" + (on ? 1 : 0));
+    }
+
+    public static boolean reusePort(int fd) throws NativeCallException {
+        return getInt(fd, SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT") != 0;
     }
 
     public static int mark(int fd) throws NativeCallException {

@@ -43,21 +43,30 @@ public final class AdminService {
 
     private final NodeAgent agent;
     private final String version;
-    private final Uninstaller uninstaller;
+    private final Lifecycle lifecycle;
 
-    /** What {@code uninstall} does beyond releasing the pods: take the CNI entry out, stop the agent. */
-    public interface Uninstaller {
+    /** What the agent process does beyond the pods: uninstall from the node, hand over to a successor, stop. */
+    public interface Lifecycle {
         /** Removes what the agent installed outside pods; returns what is left afterwards. */
         List<String> removeNodeInstall();
 
         /** Stops the agent after the reply went out. */
         void stopAgent();
+
+        /** Upgrade, step 1: stop taking new pods (CNI) so the successor's view of the pods is final. */
+        String prepareHandOver();
+
+        /** Upgrade, step 2: the successor listens and owns the rules; stop accepting, drain, exit. */
+        String releaseHandOver();
+
+        /** Upgrade abandoned after step 1 (the successor could not take every pod): take new pods again. */
+        String abortHandOver();
     }
 
-    public AdminService(NodeAgent agent, String version, Uninstaller uninstaller) {
+    public AdminService(NodeAgent agent, String version, Lifecycle lifecycle) {
         this.agent = agent;
         this.version = version;
-        this.uninstaller = uninstaller;
+        this.lifecycle = lifecycle;
     }
 
     public AdminReply handle(AdminRequest request) {
@@ -79,6 +88,9 @@ public final class AdminService {
                 case "conns" -> conns(request.arg("pod"));
                 case "stats" -> stats();
                 case "uninstall" -> uninstall();
+                case "handover-prepare" -> new Views.Change(lifecycle.prepareHandOver(), List.of(), Map.of());
+                case "handover-release" -> new Views.Change(lifecycle.releaseHandOver(), List.of(), Map.of());
+                case "handover-abort" -> new Views.Change(lifecycle.abortHandOver(), List.of(), Map.of());
                 default -> throw new AdminException(ErrorKind.BAD_REQUEST, "unknown admin command '" + request.command() + "'");
             };
             return AdminReply.success(AdminWire.JSON.valueToTree(result));
@@ -245,10 +257,10 @@ public final class AdminService {
                 remaining.add("pod " + pod.name() + ": " + e.getMessage());
             }
         }
-        remaining.addAll(uninstaller.removeNodeInstall());
+        remaining.addAll(lifecycle.removeNodeInstall());
         LOG.info("uninstall: released {} pod(s); {}", released.size(),
                 remaining.isEmpty() ? "nothing of Shunt remains" : "still there: " + remaining);
-        uninstaller.stopAgent();
+        lifecycle.stopAgent();
         return new Views.Uninstall(released, remaining);
     }
 

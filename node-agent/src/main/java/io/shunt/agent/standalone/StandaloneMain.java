@@ -118,6 +118,18 @@ public final class StandaloneMain implements Callable<Integer> {
                     + "service account.")
     Path kubeconfig;
 
+    @CommandLine.Option(names = "--take-over",
+            description = "Upgrade without dropping connections: take the pods over from the agent answering on "
+                    + "--admin-socket (same --state-file). This agent opens its listeners beside the old ones "
+                    + "(SO_REUSEPORT) and takes the rules over; the old agent stops accepting, serves its open "
+                    + "connections until they end or its --drain-timeout, and exits without removing anything.")
+    boolean takeOver;
+
+    @CommandLine.Option(names = "--drain-timeout", defaultValue = "60s", paramLabel = "DURATION",
+            description = "After handing over to a successor, how long this agent keeps serving its open "
+                    + "connections before it exits. Default: ${DEFAULT-VALUE}.")
+    String drainTimeout;
+
     @CommandLine.Option(names = "--state-file", paramLabel = "PATH",
             description = "Persist the intercepted pods here (e.g. /var/lib/shunt/pods.json); on start the agent "
                     + "takes them back, so a restart does not need the runtime to ADD them again.")
@@ -127,6 +139,7 @@ public final class StandaloneMain implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     static final String VERSION = "0.1.0";
+
     private static final int CNI_CONCURRENCY = 16;
     private static final int ADMIN_CONCURRENCY = 8;
     private static final Duration ADMIN_REQUEST_TIMEOUT = Duration.ofSeconds(10);
@@ -246,6 +259,17 @@ public final class StandaloneMain implements Callable<Integer> {
             err.println("shunt-agent: give at least one --pod NAME=NETNS, or --cni-socket PATH to receive pods through CNI");
             return EXIT_USAGE;
         }
+        Optional<HandOver> predecessor;
+        try {
+            drainTimeout();
+            predecessor = takeOver ? HandOver.prepare(adminSocket, stateFile) : Optional.empty();
+        } catch (IllegalArgumentException e) {
+            err.println("shunt-agent: " + e.getMessage());
+            return EXIT_USAGE;
+        } catch (IOException e) {
+            err.println("shunt-agent: cannot take over: " + e.getMessage());
+            return EXIT_FAILURE;
+        }
         try {
             agent = stateFile == null ? NodeAgent.start(config) : NodeAgent.start(config, new PodStore(stateFile));
         } catch (IOException e) {
@@ -268,6 +292,26 @@ public final class StandaloneMain implements Callable<Integer> {
                 return EXIT_FAILURE;
             }
         }
+        if (predecessor.isPresent()) {
+            if (agent.unrecoveredPods() > 0) {
+                err.println("shunt-agent: could not take over " + agent.unrecoveredPods() + " of the pods in "
+                        + stateFile + " (see the log); the old agent keeps them all");
+                agent.handOver(); // their rules are the old agent's again: leave them
+                predecessor.get().abort();
+                Runtime.getRuntime().removeShutdownHook(stopper);
+                stop();
+                return EXIT_FAILURE;
+            }
+            try {
+                predecessor.get().release();
+            } catch (IOException e) {
+                err.println("shunt-agent: the old agent did not let go: " + e.getMessage()
+                        + "; both now serve the pods' listeners; stop the old one with SIGTERM only after this one");
+                Runtime.getRuntime().removeShutdownHook(stopper);
+                stop();
+                return EXIT_FAILURE;
+            }
+        }
         try {
             startServices(optOut, conflist, metricsAt);
         } catch (StartException e) {
@@ -283,6 +327,14 @@ public final class StandaloneMain implements Callable<Integer> {
         // Everything from here on happens in the shutdown hook, on SIGTERM or SIGINT.
         new CountDownLatch(1).await();
         return 0;
+    }
+
+    /** Starts (or, after an abandoned hand-over, restarts) the CNI endpoint. */
+    private volatile StartStep startCni = () -> { };
+
+    @FunctionalInterface
+    private interface StartStep {
+        void run() throws StartException;
     }
 
     /** A node service that could not start; the message names it and the cause. */
@@ -324,16 +376,19 @@ public final class StandaloneMain implements Callable<Integer> {
             admission = sync;
         }
         PodAdmission admitted = admission;
-        if (cniSocket != null) {
-            startService("cannot serve CNI on " + cniSocket, () -> CniEndpoint.start(cniSocket,
-                    new CniPods(agent, admitted), CNI_CONCURRENCY, CNI_REQUEST_TIMEOUT));
-        }
+        startCni = () -> {
+            if (cniSocket != null) {
+                startService("cannot serve CNI on " + cniSocket, () -> CniEndpoint.start(cniSocket,
+                        new CniPods(agent, admitted), CNI_CONCURRENCY, CNI_REQUEST_TIMEOUT));
+            }
+        };
+        startCni.run();
         if (metricsAt != null) {
             startService("cannot serve metrics", () -> MetricsServer.start(metricsAt, agent));
         }
         if (adminSocket != null) {
             startService("cannot serve the admin API on " + adminSocket, () -> AdminEndpoint.start(adminSocket,
-                    new AdminService(agent, VERSION, uninstaller(conflist)), ADMIN_CONCURRENCY, ADMIN_REQUEST_TIMEOUT));
+                    new AdminService(agent, VERSION, lifecycle(conflist)), ADMIN_CONCURRENCY, ADMIN_REQUEST_TIMEOUT));
         }
         if (conflist != null) {
             startService("cannot chain shunt-cni into " + cniConfDir, () -> {
@@ -343,9 +398,48 @@ public final class StandaloneMain implements Callable<Integer> {
         }
     }
 
-    /** What {@code shuntctl uninstall} removes beyond the pods, and how it ends the agent. */
-    private AdminService.Uninstaller uninstaller(ConflistInstaller conflist) {
-        return new AdminService.Uninstaller() {
+    /** What {@code shuntctl uninstall} and an upgrade's hand-over do beyond the pods, and how they end the agent. */
+    private AdminService.Lifecycle lifecycle(ConflistInstaller conflist) {
+        return new AdminService.Lifecycle() {
+            @Override
+            public String prepareHandOver() {
+                // No new pods from here on: the successor reads the state file once we stopped changing it.
+                closeServices(CniEndpoint.class);
+                HandOver.log().info("hand-over prepared: the CNI endpoint is closed; {} pod(s) recorded in {}",
+                        agent.pods().size(), stateFile);
+                return "CNI endpoint closed; " + agent.pods().size() + " pod(s) recorded in " + stateFile;
+            }
+
+            @Override
+            public String abortHandOver() {
+                try {
+                    startCni.run();
+                } catch (StartException e) {
+                    return "could not serve CNI again: " + e.getMessage();
+                }
+                HandOver.log().info("hand-over abandoned by the successor; taking new pods again");
+                return "taking new pods again";
+            }
+
+            @Override
+            public String releaseHandOver() {
+                agent.handOver();
+                // The successor binds these next; the admin socket goes once this reply is out.
+                closeServices(MetricsServer.class, ConflistGuard.class);
+                Thread.ofPlatform().name("shunt-agent-drain").start(() -> {
+                    sleepQuietly(UNINSTALL_REPLY_GRACE);
+                    closeServices(AdminEndpoint.class);
+                    long deadline = System.nanoTime() + drainTimeout().toNanos();
+                    while (agent.openConnections() > 0 && System.nanoTime() < deadline) {
+                        sleepQuietly(Duration.ofMillis(100));
+                    }
+                    HandOver.log().info("drained: {} connection(s) still open at exit", agent.openConnections());
+                    System.exit(0);
+                });
+                return "handed over; serving " + agent.openConnections() + " open connection(s) for at most "
+                        + drainTimeout().toSeconds() + " s, then exiting";
+            }
+
             @Override
             public List<String> removeNodeInstall() {
                 List<String> left = new ArrayList<>();
@@ -375,15 +469,36 @@ public final class StandaloneMain implements Callable<Integer> {
             public void stopAgent() {
                 // After the reply has gone out; exiting runs the shutdown hook, which closes the sockets.
                 Thread.ofPlatform().name("shunt-agent-uninstall").start(() -> {
-                    try {
-                        Thread.sleep(UNINSTALL_REPLY_GRACE);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
+                    sleepQuietly(UNINSTALL_REPLY_GRACE);
                     System.exit(0);
                 });
             }
         };
+    }
+
+    /** Closes (and forgets) the started services of these kinds, newest first. */
+    private void closeServices(Class<?>... kinds) {
+        for (AutoCloseable service : List.copyOf(services)) {
+            if (java.util.Arrays.stream(kinds).anyMatch(k -> k.isInstance(service)) && services.remove(service)) {
+                try {
+                    service.close();
+                } catch (Exception e) {
+                    System.err.println("shunt-agent: stopping " + service + ": " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    private static void sleepQuietly(Duration d) {
+        try {
+            Thread.sleep(d);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private Duration drainTimeout() {
+        return AgentOptions.parseDuration("--drain-timeout", drainTimeout);
     }
 
     /**
