@@ -45,6 +45,14 @@ public final class LibcHandles {
     public static final MethodHandle setsockopt$mh = errnoHandle("setsockopt",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
 
+    /** int statfs(const char *path, struct statfs *buf) */
+    public static final MethodHandle statfs$mh = errnoHandle("statfs", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    /** int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data) */
+    public static final MethodHandle mount$mh = errnoHandle("mount",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+    /** int umount2(const char *target, int flags) */
+    public static final MethodHandle umount2$mh = errnoHandle("umount2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+
     /** int unshare(int flags) */
     public static final MethodHandle unshare$mh = errnoHandle("unshare", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     /**
