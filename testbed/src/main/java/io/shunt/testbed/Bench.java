@@ -1,13 +1,21 @@
 package io.shunt.testbed;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import io.shunt.ffi.netns.NetNs;
+import io.shunt.hijack.TechniqueId;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -16,95 +24,411 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * {@code ./shunt bench}: HTTP through each interception technique versus direct, measured in one
- * run on one topology. The agent (a separate process) intercepts pod-a with redirect and pod-b
- * with tproxy; pod-c is not intercepted. All load the same upstream with wrk, keep-alive at each
- * connection count and with a new connection per request. Modes alternate within each round so
- * drift on a shared machine hits them alike; the table shows medians over the rounds.
+ * {@code ./shunt bench} (issue #7): HTTP and bulk throughput through each interception technique,
+ * versus direct and versus HAProxy behind nftables REDIRECT, measured in one run on one topology.
+ * The agent (a separate process) intercepts one pod per technique (pod-a redirect, pod-b tproxy);
+ * pod-c is not intercepted; in pod-d, HAProxy 2.6 runs behind REDIRECT ({@link HaproxyReference}).
+ * All load the same upstream: wrk keep-alive at each connection count and with a new connection
+ * per request, and iperf3, one stream each way. Modes alternate within each round so drift on a
+ * shared machine hits them alike; the table shows medians over the rounds. The proxy's CPU time
+ * is sampled from {@code /proc} around each run, its memory at the end.
  */
 public final class Bench {
-    private final PrintStream out = System.out;
-    private final Duration duration;
-    private final int rounds;
-    private final List<Integer> connections;
-    private final String transport;
-    private final int newConnections;
+    private static final String TAG = "bench";
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .enable(SerializationFeature.INDENT_OUTPUT);
 
-    private Bench(Duration duration, int rounds, List<Integer> connections, int newConnections, String transport) {
-        this.newConnections = newConnections;
-        this.duration = duration;
-        this.rounds = rounds;
-        this.connections = connections;
-        this.transport = transport;
+    private final PrintStream out = System.out;
+    private final Options options;
+    private final long started = System.nanoTime();
+    private final long deadline;
+
+    private Bench(Options options) {
+        this.options = options;
+        this.deadline = started + options.timeLimit().toNanos();
+    }
+
+    /**
+     * The command line, validated. {@code --quick} changes only the defaults: options given
+     * explicitly still win.
+     */
+    record Options(Duration duration, int rounds, List<Integer> connections, int newConnections, Duration bulkDuration,
+                   Duration warmup, String transport, Duration timeLimit, boolean quick, Path json) {
+        static final String USAGE = """
+                Usage: ./shunt bench [--quick] [--seconds N] [--rounds N] [--connections 1,32] [--new-connections 32|0]
+                                     [--bulk-seconds N|0] [--transport auto|io_uring|epoll|nio] [--time-limit S]
+                                     [--json FILE]
+                Measures, in one run on one namespace topology (needs root), each of Shunt's techniques
+                (pod-a redirect, pod-b tproxy: the agent as its own process) against direct (pod-c) and
+                against HAProxy 2.6 behind nftables REDIRECT (pod-d), all to the same upstream:
+                  - HTTP/1.1 with wrk: req/s, p50, p99, keep-alive at each connection count, and with a new
+                    connection per request (new connections/s);
+                  - bulk TCP with iperf3, one stream, pod to upstream and upstream to pod (Gbit/s);
+                  - the proxy's CPU seconds per 1,000 requests (per GB in bulk), from /proc/<pid>/stat of
+                    the agent and of haproxy, and their VmRSS at the end.
+                Prints medians over the rounds with ratios to direct and to HAProxy, and the issue-#7
+                targets met or not; writes the same to JSON.
+
+                  --quick             1 round, 2 s runs, 1 s warm-up, time limit 120 s (about 80 s)
+                  --seconds N         each wrk run, 1..60 (default 5)
+                  --rounds N          1..9 (default 3)
+                  --connections LIST  keep-alive connection counts, each 1..512 (default 1,32)
+                  --new-connections N connections for the new-connection-per-request load, 0 to skip (default 32)
+                  --bulk-seconds N    each iperf3 run, 0 to skip bulk, at most 60 (default: --seconds)
+                  --transport NAME    passed to the agent (default auto)
+                  --time-limit S      refuse a plan estimated longer, and give up (cleaning up) past it,
+                                      60..3600 (default 600)
+                  --json FILE         also write the figures here (default target/bench.json)""";
+
+        /** direct, one per technique, HAProxy. */
+        static final int MODES = TechniqueId.values().length + 2;
+        private static final List<String> VALUED = List.of("--seconds", "--rounds", "--connections",
+                "--new-connections", "--bulk-seconds", "--transport", "--time-limit", "--json");
+
+        Options {
+            connections = List.copyOf(connections);
+        }
+
+        /**
+         * Parses {@code args}; null for {@code --help}.
+         *
+         * @throws IllegalArgumentException naming the option and the value that is wrong
+         */
+        static Options parse(String... args) {
+            Map<String, String> given = new LinkedHashMap<>();
+            boolean quick = false;
+            for (int i = 0; i < args.length; i++) {
+                String arg = args[i];
+                if (arg.equals("--help") || arg.equals("-h")) {
+                    return null;
+                }
+                if (arg.equals("--quick")) {
+                    quick = true;
+                    continue;
+                }
+                if (!VALUED.contains(arg)) {
+                    throw new IllegalArgumentException("unknown argument '" + arg + "'");
+                }
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException(arg + " needs a value");
+                }
+                given.put(arg, args[++i]);
+            }
+            int seconds = integer(given, "--seconds", quick ? 2 : 5, 1, 60);
+            int rounds = integer(given, "--rounds", quick ? 1 : 3, 1, 9);
+            List<Integer> connections = connections(given.getOrDefault("--connections", "1,32"));
+            int newConnections = integer(given, "--new-connections", 32, 0, 512);
+            int bulkSeconds = integer(given, "--bulk-seconds", seconds, 0, 60);
+            int timeLimit = integer(given, "--time-limit", quick ? 120 : 600, 60, 3600);
+            String transport = given.getOrDefault("--transport", "auto");
+            if (!transport.matches("[a-z0-9_]+")) {
+                throw new IllegalArgumentException("--transport '" + transport + "': give a name such as auto, io_uring,"
+                        + " epoll or nio");
+            }
+            Options options = new Options(Duration.ofSeconds(seconds), rounds, connections, newConnections,
+                    Duration.ofSeconds(bulkSeconds), Duration.ofSeconds(quick ? 1 : 2), transport,
+                    Duration.ofSeconds(timeLimit), quick, Path.of(given.getOrDefault("--json", "target/bench.json")));
+            long estimate = options.estimatedSeconds(MODES);
+            if (estimate > timeLimit) {
+                throw new IllegalArgumentException("this plan takes about " + estimate + " s, over the time limit of "
+                        + timeLimit + " s: lower --seconds, --rounds or --bulk-seconds, or raise --time-limit");
+            }
+            return options;
+        }
+
+        /** The loads wrk runs in each round, in order. */
+        List<BenchReport.Load> loads() {
+            List<BenchReport.Load> loads = new ArrayList<>();
+            connections.forEach(c -> loads.add(new BenchReport.Load(c, false)));
+            if (newConnections > 0) {
+                loads.add(new BenchReport.Load(newConnections, true));
+            }
+            return loads;
+        }
+
+        /**
+         * A generous estimate of the whole run for {@code modes} modes: every wrk and iperf3 run
+         * plus a second each for starting it, the warm-ups, and 30 s for the topology, the agent,
+         * HAProxy and the clean-up.
+         */
+        long estimatedSeconds(int modes) {
+            long wrk = (long) rounds * loads().size() * modes * (duration.toSeconds() + 1);
+            long bulk = bulkDuration.isZero() ? 0 : (long) rounds * 2 * modes * (bulkDuration.toSeconds() + 1);
+            return wrk + bulk + modes * (warmup.toSeconds() + 1) + 30;
+        }
+
+        private static List<Integer> connections(String value) {
+            List<Integer> list = new ArrayList<>();
+            for (String part : value.split(",", -1)) {
+                try {
+                    int c = Integer.parseInt(part.strip());
+                    if (c >= 1 && c <= 512) {
+                        if (!list.contains(c)) {
+                            list.add(c);
+                        }
+                        continue;
+                    }
+                } catch (NumberFormatException e) {
+                    // reported below
+                }
+                throw new IllegalArgumentException("--connections " + value + ": '" + part + "' is not a connection count"
+                        + " from 1 to 512; give comma-separated numbers, e.g. 1,32");
+            }
+            return list;
+        }
+
+        private static int integer(Map<String, String> given, String option, int fallback, int min, int max) {
+            String value = given.get(option);
+            if (value == null) {
+                return fallback;
+            }
+            try {
+                int n = Integer.parseInt(value.strip());
+                if (n >= min && n <= max) {
+                    return n;
+                }
+            } catch (NumberFormatException e) {
+                // reported below with the allowed range
+            }
+            throw new IllegalArgumentException(option + " " + value + ": give a whole number from " + min + " to " + max);
+        }
+    }
+
+    /** What goes to the JSON file. */
+    record Json(String date, String transport, String agentReady, String haproxyVersion, int cores, boolean quick,
+                int rounds, long seconds, long bulkSeconds, double elapsedSeconds, String loadAverageAtStart,
+                String loadAverageAtEnd, List<BenchReport.LoadRow> results,
+                List<BenchReport.BulkRow> bulk, List<BenchReport.MemoryRow> memory,
+                HaproxyReference.Counters haproxyRules, List<BenchReport.Target> targets) {
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> opts = options(args);
-        Bench bench = new Bench(Duration.ofSeconds(Integer.parseInt(opts.getOrDefault("--seconds", "5"))),
-                Integer.parseInt(opts.getOrDefault("--rounds", "3")),
-                Arrays.stream(opts.getOrDefault("--connections", "1,32").split(",")).map(Integer::parseInt).toList(),
-                Integer.parseInt(opts.getOrDefault("--new-connections", "32")),
-                opts.getOrDefault("--transport", "auto"));
-        bench.run(Path.of(opts.getOrDefault("--json", "target/bench.json")));
+        Options options;
+        try {
+            options = Options.parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("shunt bench: " + e.getMessage() + "; see ./shunt bench --help");
+            System.exit(2);
+            return;
+        }
+        if (options == null) {
+            System.out.println(Options.USAGE);
+            return;
+        }
+        new Bench(options).run();
     }
 
-    private void run(Path json) throws Exception {
-        requireWrk();
-        Topology.removeLeftovers("bench");
-        try (Topology topology = Topology.create("bench", 3); NetNs up = topology.upstream().open()) {
+    private void run() throws Exception {
+        List<String> techniques = Arrays.stream(TechniqueId.values()).map(TechniqueId::id).toList();
+        // Table order: the control first, Shunt's techniques, the reference last.
+        List<String> modes = new ArrayList<>();
+        modes.add(BenchReport.DIRECT);
+        modes.addAll(techniques);
+        modes.add(BenchReport.HAPROXY);
+        long estimate = options.estimatedSeconds(modes.size());
+        requireTool("wrk", "--version");
+        if (!options.bulkDuration().isZero()) {
+            requireTool("iperf3", "--version");
+        }
+        String haproxyVersion = HaproxyReference.version();
+        String loadAtStart = BenchProc.loadAverage();
+        Topology.removeLeftovers(TAG);
+
+        List<Long> daemonPids = new ArrayList<>();
+        // Pods: one per technique (pod-a, pod-b, ...), then direct, then HAProxy.
+        try (Topology topology = Topology.create(TAG, techniques.size() + 2); NetNs up = topology.upstream().open()) {
             Map<String, PodNs> pods = new LinkedHashMap<>();
-            pods.put("direct", topology.pod(2));
-            pods.put("redirect", topology.pod(0));
-            pods.put("tproxy", topology.pod(1));
+            pods.put(BenchReport.DIRECT, topology.pod(techniques.size()));
+            for (int i = 0; i < techniques.size(); i++) {
+                pods.put(techniques.get(i), topology.pod(i));
+            }
+            pods.put(BenchReport.HAPROXY, topology.pod(techniques.size() + 1));
+            List<String> agentArgs = new ArrayList<>();
+            for (String technique : techniques) {
+                PodNs pod = pods.get(technique);
+                agentArgs.addAll(List.of("--pod", pod.name() + "=" + pod.netnsPath(),
+                        "--pod-technique", pod.name() + "=" + technique));
+            }
+            agentArgs.addAll(List.of("--transport", options.transport()));
             InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
+            InetSocketAddress bulkService = new InetSocketAddress(topology.serviceAddress(0), Iperf3.PORT);
             String url = "http://" + service.getAddress().getHostAddress() + ":" + service.getPort() + "/";
             try (HttpServer server = HttpServer.start(up, service);
-                 AgentProcess agent = AgentProcess.start(List.of(
-                         "--pod", "pod-a=" + pods.get("redirect").netnsPath(), "--pod-technique", "pod-a=redirect",
-                         "--pod", "pod-b=" + pods.get("tproxy").netnsPath(), "--pod-technique", "pod-b=tproxy",
-                         "--transport", transport), null, Duration.ofSeconds(60))) {
-                String agentTransport = agent.output().stream().filter(l -> l.startsWith("shunt-agent ready"))
+                 BenchDaemon iperf = options.bulkDuration().isZero() ? null
+                         : Iperf3.startServer(topology.upstream().netnsName(), bulkService);
+                 AgentProcess agent = AgentProcess.start(agentArgs, null, Duration.ofSeconds(60));
+                 AgentStopper stopper = new AgentStopper(agent);
+                 HaproxyReference haproxy = HaproxyReference.start(pods.get(BenchReport.HAPROXY))) {
+                if (iperf != null) {
+                    daemonPids.add(iperf.pid());
+                }
+                daemonPids.add(haproxy.pid());
+                String agentReady = agent.output().stream().filter(l -> l.startsWith("shunt-agent ready"))
                         .findFirst().orElse("?");
-                out.printf("Shunt bench: HTTP/1.1 keep-alive, %d-byte body, wrk %d s per run, %d rounds, %d cores%n",
-                        HttpServer.BODY_LENGTH, duration.toSeconds(), rounds, Runtime.getRuntime().availableProcessors());
-                out.println("agent: " + agentTransport + " (pid " + agent.pid() + ")");
+                Map<String, Long> proxyPid = new LinkedHashMap<>();
+                techniques.forEach(t -> proxyPid.put(t, agent.pid()));
+                proxyPid.put(BenchReport.HAPROXY, haproxy.pid());
+
+                out.printf(Locale.ROOT, "Shunt bench%s: HTTP/1.1 %d-byte body, wrk %d s per run; iperf3 %s; %d round(s);"
+                                + " %d cores, load average %s; estimated %d s%n", options.quick() ? " --quick" : "",
+                        HttpServer.BODY_LENGTH, options.duration().toSeconds(), options.bulkDuration().isZero() ? "skipped"
+                                : options.bulkDuration().toSeconds() + " s per run, 1 stream",
+                        options.rounds(), Runtime.getRuntime().availableProcessors(), loadAtStart, estimate);
+                out.println("agent: " + agentReady + " (pid " + agent.pid() + ")");
+                out.println("haproxy " + haproxyVersion + ": pid " + haproxy.pid() + " in " + pods.get(BenchReport.HAPROXY)
+                        + ", TCP mode, nbthread " + HaproxyReference.THREADS + ", behind nft REDIRECT to :"
+                        + HaproxyReference.PORT);
+                pods.forEach((mode, pod) -> out.println("  " + mode + ": " + pod));
+
+                verifyHaproxyPath(up, topology, pods.get(BenchReport.HAPROXY), server, haproxy);
+
                 for (PodNs pod : pods.values()) {
-                    // JIT and connection setup; not measured.
-                    wrk(pod, url, 32, false, Duration.ofSeconds(2));
+                    // JIT, connection setup and pools; not measured.
+                    wrk(pod, url, 32, false, options.warmup());
                 }
-                Map<String, List<Sample>> samples = new LinkedHashMap<>();
-                for (int round = 1; round <= rounds; round++) {
-                    for (int c : connections) {
-                        for (var mode : pods.entrySet()) {
-                            samples.computeIfAbsent(mode.getKey() + " c=" + c, k -> new ArrayList<>())
-                                    .add(sample(mode.getValue(), url, c, false, mode.getKey().equals("direct") ? -1 : agent.pid()));
+                Map<BenchReport.Load, Map<String, List<BenchReport.LoadSample>>> loadSamples = new LinkedHashMap<>();
+                Map<String, Map<String, List<BenchReport.BulkSample>>> bulkSamples = new LinkedHashMap<>();
+                for (int round = 1; round <= options.rounds(); round++) {
+                    for (BenchReport.Load load : options.loads()) {
+                        for (String mode : modes) {
+                            checkDeadline("at " + load.label() + " of round " + round);
+                            loadSamples.computeIfAbsent(load, k -> new LinkedHashMap<>())
+                                    .computeIfAbsent(mode, k -> new ArrayList<>())
+                                    .add(sample(pods.get(mode), url, load, proxyPid.get(mode)));
                         }
                     }
-                    if (newConnections > 0) {
-                        for (var mode : pods.entrySet()) {
-                            samples.computeIfAbsent(mode.getKey() + " new-conn c=" + newConnections, k -> new ArrayList<>())
-                                    .add(sample(mode.getValue(), url, newConnections, true,
-                                            mode.getKey().equals("direct") ? -1 : agent.pid()));
+                    if (iperf != null) {
+                        for (String direction : List.of(BenchReport.UPLOAD, BenchReport.DOWNLOAD)) {
+                            for (String mode : modes) {
+                                checkDeadline("at bulk " + direction + " of round " + round);
+                                bulkSamples.computeIfAbsent(direction, k -> new LinkedHashMap<>())
+                                        .computeIfAbsent(mode, k -> new ArrayList<>())
+                                        .add(bulkSample(pods.get(mode), bulkService, direction.equals(BenchReport.DOWNLOAD),
+                                                proxyPid.get(mode)));
+                            }
                         }
                     }
-                    out.println("round " + round + " of " + rounds + " done");
+                    out.printf(Locale.ROOT, "round %d of %d done (%.0f s)%n", round, options.rounds(), elapsedSeconds());
                 }
-                report(samples, rssKib(agent.pid()), json);
+
+                BenchProc.Memory agentMemory = BenchProc.memory(agent.pid());
+                BenchProc.Memory haproxyMemory = BenchProc.memory(haproxy.pid());
+                List<BenchReport.MemoryRow> memory = List.of(
+                        new BenchReport.MemoryRow("agent", agent.pid(), agentMemory.vmRssKib(), agentMemory.rssAnonKib()),
+                        new BenchReport.MemoryRow("haproxy", haproxy.pid(), haproxyMemory.vmRssKib(), haproxyMemory.rssAnonKib()));
+                HaproxyReference.Counters counters = haproxy.counters();
+                if (!haproxy.alive()) {
+                    throw new IllegalStateException("haproxy exited during the run; its output:\n" + haproxy.output());
+                }
+
+                List<BenchReport.LoadRow> loadRows = BenchReport.loadRows(loadSamples, modes);
+                List<BenchReport.BulkRow> bulkRows = BenchReport.bulkRows(bulkSamples, modes);
+                List<BenchReport.Target> targets = BenchReport.targets(loadRows, bulkRows, techniques, memory.getFirst(),
+                        techniques.size());
+                out.println();
+                out.print(BenchReport.render(loadRows, bulkRows, memory, targets));
+                String loadAtEnd = BenchProc.loadAverage();
+                out.printf(Locale.ROOT, "%nHAProxy's rules over the run: %,d connections redirected to haproxy, %,d of haproxy's"
+                        + " own let out (its upstream legs)%n", counters.redirected(), counters.bypassed());
+                out.printf(Locale.ROOT, "transport %s; load average (1, 5, 15 min) %s at the start, %s at the end: other work"
+                        + " on the machine shows there%n", agentTransport(agentReady), loadAtStart, loadAtEnd);
+                Json json = new Json(Instant.now().toString(), agentTransport(agentReady), agentReady, haproxyVersion,
+                        Runtime.getRuntime().availableProcessors(), options.quick(), options.rounds(),
+                        options.duration().toSeconds(), options.bulkDuration().toSeconds(), Math.round(elapsedSeconds()),
+                        loadAtStart, loadAtEnd, loadRows, bulkRows, memory, counters, targets);
+                Path file = options.json().toAbsolutePath();
+                Files.createDirectories(file.getParent());
+                JSON.writeValue(file.toFile(), json);
+                out.println("figures also written to " + options.json());
+
                 if (agent.stop(Duration.ofSeconds(20)) != 0) {
                     throw new IllegalStateException("the agent did not stop cleanly");
                 }
             }
         }
+        List<Long> left = BenchDaemon.stillRunning(daemonPids);
+        if (!left.isEmpty()) {
+            throw new IllegalStateException("processes the bench started are still running: " + left);
+        }
+        out.printf(Locale.ROOT, "clean-up checked: namespaces deleted, agent, haproxy and iperf3 ended (%.0f s in all)%n",
+                elapsedSeconds());
     }
 
-    private Sample sample(PodNs pod, String url, int c, boolean newConnectionEach, long agentPid) throws IOException {
-        double cpuBefore = agentPid > 0 ? cpuSeconds(agentPid) : 0;
-        WrkResult r = wrk(pod, url, c, newConnectionEach, duration);
-        double cpu = agentPid > 0 ? cpuSeconds(agentPid) - cpuBefore : Double.NaN;
-        if (r.errors() > 0) {
-            throw new IllegalStateException(r.errors() + " errors in a run from " + pod.name() + " at c=" + c);
+    /**
+     * Checks, before anything is measured, that HAProxy is in pod-d's path and reaches the original
+     * destination without looping: one request from pod-d to each of two upstream servers (the
+     * bench's service and a second address and port) must be answered, and each server must see
+     * exactly one new connection, from pod-d's address but from another port than the pod's own
+     * socket (so a proxy in the pod made it: HAProxy, the only listener there). With a loop, HAProxy
+     * would connect to itself and no server would see the connection.
+     */
+    private void verifyHaproxyPath(NetNs up, Topology topology, PodNs pod, HttpServer server, HaproxyReference haproxy)
+            throws IOException {
+        HaproxyReference.Counters before = haproxy.counters();
+        InetSocketAddress probeAddress = new InetSocketAddress(topology.serviceAddress(1), 9090);
+        try (NetNs podNs = pod.open(); HttpServer probe = HttpServer.start(up, probeAddress)) {
+            for (HttpServer target : List.of(server, probe)) {
+                long accepted = target.accepted();
+                int seen = target.peers().size();
+                int localPort = request(podNs, target.address());
+                if (target.accepted() != accepted + 1) {
+                    throw new IllegalStateException("HAProxy check: " + target.address() + " saw " + (target.accepted() - accepted)
+                            + " connections for one request from " + pod + "; expected exactly one");
+                }
+                InetSocketAddress peer = target.peers().get(seen);
+                if (!peer.getAddress().equals(pod.address()) || peer.getPort() == localPort) {
+                    throw new IllegalStateException("HAProxy check: " + target.address() + " was reached from " + peer
+                            + ", the pod's socket was port " + localPort + ": the request did not go through HAProxy");
+                }
+            }
         }
-        return new Sample(r, cpu);
+        HaproxyReference.Counters after = haproxy.counters();
+        out.printf("haproxy check: 2 requests from %s reached 2 upstream servers (%s, %s) through haproxy; the rules "
+                        + "redirected %d connections and let %d of haproxy's own out%n", pod.name(), text(server.address()),
+                text(probeAddress), after.redirected() - before.redirected(), after.bypassed() - before.bypassed());
+        if (after.redirected() - before.redirected() != 2 || after.bypassed() - before.bypassed() != 2) {
+            throw new IllegalStateException("HAProxy check: expected 2 redirected and 2 let out, counters went from "
+                    + before + " to " + after);
+        }
+    }
+
+    private static String text(InetSocketAddress address) {
+        return address.getAddress().getHostAddress() + ":" + address.getPort();
+    }
+
+    /** One HTTP/1.1 GET with Connection: close from inside {@code ns}; returns the client's local port. */
+    private static int request(NetNs ns, InetSocketAddress target) throws IOException {
+        try (SocketChannel channel = PodClient.connect(ns, target, Duration.ofSeconds(5))) {
+            int localPort = ((InetSocketAddress) channel.getLocalAddress()).getPort();
+            channel.socket().setSoTimeout(5000);
+            channel.socket().getOutputStream().write(("GET / HTTP/1.1\r\nHost: " + target.getAddress().getHostAddress()
+                    + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            InputStream in = channel.socket().getInputStream();
+            String response = new String(in.readNBytes(64 * 1024), StandardCharsets.ISO_8859_1);
+            if (!response.startsWith("HTTP/1.1 200")) {
+                throw new IOException("GET " + target + " from " + ns + " answered: " + response.lines().findFirst().orElse("nothing"));
+            }
+            return localPort;
+        }
+    }
+
+    private BenchReport.LoadSample sample(PodNs pod, String url, BenchReport.Load load, Long proxyPid) throws IOException {
+        double cpuBefore = proxyPid != null ? BenchProc.cpuSeconds(proxyPid) : 0;
+        WrkResult r = wrk(pod, url, load.connections(), load.newConnectionPerRequest(), options.duration());
+        double cpu = proxyPid != null ? BenchProc.cpuSeconds(proxyPid) - cpuBefore : Double.NaN;
+        if (r.errors() > 0) {
+            throw new IllegalStateException(r.errors() + " errors in a run from " + pod.name() + " at " + load.label());
+        }
+        return new BenchReport.LoadSample(r, cpu);
+    }
+
+    private BenchReport.BulkSample bulkSample(PodNs pod, InetSocketAddress server, boolean reverse, Long proxyPid)
+            throws IOException {
+        double cpuBefore = proxyPid != null ? BenchProc.cpuSeconds(proxyPid) : 0;
+        Iperf3.Result r = Iperf3.run(pod.netnsName(), server, options.bulkDuration(), reverse);
+        double cpu = proxyPid != null ? BenchProc.cpuSeconds(proxyPid) - cpuBefore : Double.NaN;
+        return new BenchReport.BulkSample(r, cpu);
     }
 
     private WrkResult wrk(PodNs pod, String url, int c, boolean newConnectionEach, Duration d) throws IOException {
@@ -116,88 +440,61 @@ public final class Bench {
         return WrkResult.parse(Topology.exec(pod.netnsName(), d.plusSeconds(30), cmd.toArray(String[]::new)));
     }
 
-    private void report(Map<String, List<Sample>> samples, long rssKib, Path json) throws IOException {
-        out.println();
-        out.printf("%-24s %12s %10s %10s %14s %18s%n", "mode", "req/s", "p50 us", "p99 us", "vs direct", "agent CPU s/1k req");
-        StringBuilder js = new StringBuilder("{\n  \"agent_rss_kib\": " + rssKib + ",\n  \"results\": [\n");
-        List<String> entries = new ArrayList<>();
-        for (var entry : samples.entrySet()) {
-            String mode = entry.getKey();
-            double rps = median(entry.getValue().stream().mapToDouble(s -> s.wrk().requestsPerSec()).toArray());
-            double p50 = median(entry.getValue().stream().mapToDouble(s -> s.wrk().p50Micros()).toArray());
-            double p99 = median(entry.getValue().stream().mapToDouble(s -> s.wrk().p99Micros()).toArray());
-            double cpuPerK = median(entry.getValue().stream()
-                    .mapToDouble(s -> s.agentCpuSeconds() / s.wrk().requests() * 1000).toArray());
-            String baseline = mode.replaceFirst("^\\S+", "direct");
-            String ratio = "";
-            if (!baseline.equals(mode)) {
-                double directRps = median(samples.get(baseline).stream().mapToDouble(s -> s.wrk().requestsPerSec()).toArray());
-                double directP50 = median(samples.get(baseline).stream().mapToDouble(s -> s.wrk().p50Micros()).toArray());
-                ratio = String.format(Locale.ROOT, "%.2fx, +%.0fus", rps / directRps, p50 - directP50);
-            }
-            out.printf(Locale.ROOT, "%-24s %12.0f %10.0f %10.0f %14s %18s%n", mode, rps, p50, p99, ratio,
-                    Double.isNaN(cpuPerK) ? "-" : String.format(Locale.ROOT, "%.4f", cpuPerK));
-            entries.add(String.format(Locale.ROOT, "    {\"mode\": \"%s\", \"req_per_s\": %.0f, \"p50_us\": %.1f, "
-                    + "\"p99_us\": %.1f, \"agent_cpu_s_per_1k_req\": %s}", mode, rps, p50, p99,
-                    Double.isNaN(cpuPerK) ? "null" : String.format(Locale.ROOT, "%.5f", cpuPerK)));
+    private void checkDeadline(String where) throws IOException {
+        if (System.nanoTime() > deadline) {
+            throw new IOException("the bench ran past its time limit of " + options.timeLimit().toSeconds() + " s " + where
+                    + "; the machine may be overloaded: lower --seconds or --rounds, or raise --time-limit");
         }
-        js.append(String.join(",\n", entries)).append("\n  ]\n}\n");
-        out.printf("agent RSS at the end: %.1f MiB%n", rssKib / 1024.0);
-        Files.createDirectories(json.toAbsolutePath().getParent());
-        Files.writeString(json, js);
-        out.println("figures also written to " + json);
     }
 
-    private static double median(double[] values) {
-        double[] v = values.clone();
-        Arrays.sort(v);
-        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    private double elapsedSeconds() {
+        return (System.nanoTime() - started) / 1e9;
     }
 
-    /** User plus system CPU time of a process, from /proc (clock ticks of 1/100 s on Linux). */
-    private static double cpuSeconds(long pid) throws IOException {
-        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+    /** The transport from the agent's ready line, e.g. {@code io_uring} from {@code ... 2 pod(s) on io_uring: ...}. */
+    static String agentTransport(String readyLine) {
+        int on = readyLine.indexOf(" on ");
+        int colon = on < 0 ? -1 : readyLine.indexOf(':', on);
+        return on < 0 || colon < 0 ? "?" : readyLine.substring(on + 4, colon);
     }
 
-    private static long rssKib(long pid) throws IOException {
-        return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("VmRSS:"))
-                .map(l -> Long.parseLong(l.replaceAll("\\D", ""))).findFirst().orElse(-1L);
-    }
-
-    private static void requireWrk() throws IOException {
+    private static void requireTool(String tool, String versionFlag) throws IOException {
         try {
-            new ProcessBuilder("wrk", "--version").redirectErrorStream(true).start().waitFor();
+            new ProcessBuilder(tool, versionFlag).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start().waitFor();
         } catch (IOException e) {
-            throw new IOException("wrk is not installed: run ./shunt setup (Debian package wrk)", e);
+            throw new IOException(tool + " is not installed: run ./shunt setup (Debian package " + tool + ")", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
     }
 
-    private static Map<String, String> options(String[] args) {
-        Map<String, String> opts = new LinkedHashMap<>();
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--help") || args[i].equals("-h")) {
-                System.out.println("""
-                        Usage: ./shunt bench [--seconds N] [--rounds N] [--connections 1,32] [--new-connections 32|0]
-                                             [--transport auto|io_uring|epoll|nio] [--json FILE]
-                        Measures HTTP req/s and p50/p99 latency through each technique (redirect, tproxy) versus
-                        direct, in one run on one namespace topology: keep-alive at each connection count, and
-                        one new connection per request (--new-connections, 0 to skip). Also the agent's CPU per
-                        1,000 requests and its RSS.""");
-                System.exit(0);
-            }
-            if (!args[i].startsWith("--") || i + 1 >= args.length) {
-                System.err.println("shunt bench: unexpected argument '" + args[i] + "'; see ./shunt bench --help");
-                System.exit(2);
-            }
-            opts.put(args[i], args[++i]);
-        }
-        return opts;
-    }
+    /**
+     * Stops the agent with SIGTERM (on which it removes its rules) if the bench's JVM exits without
+     * having stopped it: on Ctrl-C, SIGTERM or an error. A normal run stops it itself and checks its
+     * exit code; closing this only removes the hook.
+     */
+    private static final class AgentStopper implements AutoCloseable {
+        private final Thread hook;
 
-    private record Sample(WrkResult wrk, double agentCpuSeconds) {
+        AgentStopper(AgentProcess agent) {
+            this.hook = Thread.ofPlatform().name("shunt-bench-stop-agent").unstarted(() -> {
+                try {
+                    agent.close();
+                } catch (IOException e) {
+                    System.err.println("shunt bench: stopping the agent at exit: " + e.getMessage());
+                }
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+        }
+
+        @Override
+        public void close() {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // already shutting down: the hook runs
+            }
+        }
     }
 }
