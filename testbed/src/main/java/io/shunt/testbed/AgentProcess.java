@@ -20,6 +20,12 @@ import java.util.concurrent.TimeUnit;
 public final class AgentProcess implements AutoCloseable {
     private static final String MAIN = "io.shunt.agent.standalone.StandaloneMain";
     private static final String READY = "shunt-agent ready";
+    /**
+     * The heap and GC of a node agent as deployed (deploy/kubernetes/daemonset.yaml, the systemd
+     * unit): tests and benchmarks measure the agent users run, not the JVM's desktop defaults.
+     */
+    public static final List<String> NODE_AGENT_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xmx128m",
+            "-XX:MaxDirectMemorySize=64m", "-XX:+ExitOnOutOfMemoryError");
 
     private final Process process;
     private final List<String> output = new CopyOnWriteArrayList<>();
@@ -72,6 +78,7 @@ public final class AgentProcess implements AutoCloseable {
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("--add-exports");
         cmd.add("java.base/sun.nio.ch=ALL-UNNAMED");
+        cmd.addAll(NODE_AGENT_JVM_FLAGS);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(MAIN);
