@@ -26,7 +26,12 @@ public final class JsonLines {
         out.flush();
     }
 
-    /** Reads one message, up to the newline or the end of the stream. */
+    /**
+     * Reads one message, up to the newline or the end of the stream.
+     *
+     * @return the message, never null
+     * @throws IOException for an empty, oversized or malformed message, naming the problem
+     */
     public static <T> T read(InputStream in, ObjectMapper json, Class<T> type, int maxBytes) throws IOException {
         ByteArrayOutputStream line = new ByteArrayOutputStream(512);
         for (int b; (b = in.read()) != -1 && b != '\n'; ) {
@@ -38,6 +43,11 @@ public final class JsonLines {
         if (line.size() == 0) {
             throw new IOException("the peer closed the connection without sending a message");
         }
-        return json.readValue(line.toString(StandardCharsets.UTF_8), type);
+        T message = json.readValue(line.toString(StandardCharsets.UTF_8), type);
+        if (message == null) {
+            // readValue maps the JSON literal null to a null message; every caller expects a message
+            throw new IOException("the message is JSON null, not a " + type.getSimpleName() + " object");
+        }
+        return message;
     }
 }

@@ -36,6 +36,10 @@ final class Json {
         } catch (java.io.IOException e) {
             throw new CniError(CniError.DECODING_FAILURE, "could not read the network configuration on stdin: "
                     + e.getMessage());
+        } catch (NumberFormatException e) {
+            // valid JSON, but a number BigDecimal cannot hold (e.g. 1e3264510789); Jackson throws it unwrapped
+            throw new CniError(CniError.DECODING_FAILURE, "the network configuration on stdin has a number shunt-cni"
+                    + " cannot read: " + e.getMessage());
         }
         if (!(tree instanceof ObjectNode object)) {
             throw new CniError(CniError.DECODING_FAILURE, "the network configuration on stdin is a JSON "

@@ -92,7 +92,12 @@ public record PluginConfig(String cniVersion, String name, Path agentSocket, Dur
             throw new CniError(CniError.INVALID_CONFIG, "agentSocket \"" + path + "\" is " + bytes
                     + " bytes long; a Unix socket path has at most " + MAX_SOCKET_PATH_BYTES);
         }
-        return Path.of(path);
+        try {
+            return Path.of(path);
+        } catch (java.nio.file.InvalidPathException e) {
+            // e.g. a NUL character, which JSON can carry as \u0000
+            throw new CniError(CniError.INVALID_CONFIG, "agentSocket is not a usable path: " + e.getMessage());
+        }
     }
 
     private static Duration timeout(ObjectNode json) throws CniError {

@@ -202,6 +202,21 @@ public final class StandaloneMain implements Callable<Integer> {
         return expanded.toArray(String[]::new);
     }
 
+    /**
+     * A message that quotes an argument, kept on one line whatever the argument holds: a line feed,
+     * a carriage return or another control character is written as a Java escape, e.g. {@code \n}.
+     */
+    static String oneLine(String message) {
+        StringBuilder line = new StringBuilder();
+        String.valueOf(message).chars().forEach(c -> line.append(switch (c) {
+            case '\n' -> "\\n";
+            case '\r' -> "\\r";
+            case '\t' -> "\t";
+            default -> Character.isISOControl(c) ? String.format("\\u%04x", c) : String.valueOf((char) c);
+        }));
+        return line.toString();
+    }
+
     public static void main(String[] args) {
         LogFormat.selectFrom(args);
         System.exit(commandLine(new StandaloneMain()).execute(args));
@@ -210,7 +225,7 @@ public final class StandaloneMain implements Callable<Integer> {
     static CommandLine commandLine(StandaloneMain main) {
         return new CommandLine(main)
                 .setParameterExceptionHandler((ex, args) -> {
-                    ex.getCommandLine().getErr().println("shunt-agent: " + ex.getMessage());
+                    ex.getCommandLine().getErr().println("shunt-agent: " + oneLine(ex.getMessage()));
                     ex.getCommandLine().getErr().println("Try 'shunt-agent --help'.");
                     return EXIT_USAGE;
                 });
@@ -232,7 +247,7 @@ public final class StandaloneMain implements Callable<Integer> {
                 throw new IllegalArgumentException("--pod-technique names pods that no --pod gives: " + unknown);
             }
         } catch (IllegalArgumentException e) {
-            err.println("shunt-agent: " + e.getMessage());
+            err.println("shunt-agent: " + oneLine(e.getMessage()));
             return EXIT_USAGE;
         }
         if (cniConfDir != null && cniSocket == null) {
@@ -252,7 +267,7 @@ public final class StandaloneMain implements Callable<Integer> {
                         new ChainEntry(cniSocket.toAbsolutePath()));
             }
         } catch (IllegalArgumentException e) {
-            err.println("shunt-agent: " + e.getMessage());
+            err.println("shunt-agent: " + oneLine(e.getMessage()));
             return EXIT_USAGE;
         }
         if (podSpecs.isEmpty() && cniSocket == null) {
@@ -264,7 +279,7 @@ public final class StandaloneMain implements Callable<Integer> {
             drainTimeout();
             predecessor = takeOver ? HandOver.prepare(adminSocket, stateFile) : Optional.empty();
         } catch (IllegalArgumentException e) {
-            err.println("shunt-agent: " + e.getMessage());
+            err.println("shunt-agent: " + oneLine(e.getMessage()));
             return EXIT_USAGE;
         } catch (IOException e) {
             err.println("shunt-agent: cannot take over: " + e.getMessage());
