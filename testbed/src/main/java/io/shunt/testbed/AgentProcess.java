@@ -44,7 +44,13 @@ public final class AgentProcess implements AutoCloseable {
      * @param echo where to copy the agent's output, or null to keep it quiet
      */
     public static AgentProcess start(List<String> args, PrintStream echo, Duration readyTimeout) throws IOException {
-        Process p = new ProcessBuilder(command(args)).redirectErrorStream(true).start();
+        return start(List.of(), args, echo, readyTimeout);
+    }
+
+    /** As {@link #start(List, PrintStream, Duration)}, with {@code jvmOptions} (e.g. {@code -Xmx128m}) for the agent's JVM. */
+    public static AgentProcess start(List<String> jvmOptions, List<String> args, PrintStream echo, Duration readyTimeout)
+            throws IOException {
+        Process p = new ProcessBuilder(command(jvmOptions, args)).redirectErrorStream(true).start();
         AgentProcess agent = new AgentProcess(p, echo, "  agent | ");
         try {
             long deadline = System.nanoTime() + readyTimeout.toNanos();
@@ -73,12 +79,19 @@ public final class AgentProcess implements AutoCloseable {
 
     /** The command line that runs the agent with {@code args}: this JVM, this class path. */
     public static List<String> command(List<String> args) {
+        return command(List.of(), args);
+    }
+
+    /** As {@link #command(List)}, with {@code jvmOptions} (overriding {@link #NODE_AGENT_JVM_FLAGS}) before the class path. */
+    public static List<String> command(List<String> jvmOptions, List<String> args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("--add-exports");
         cmd.add("java.base/sun.nio.ch=ALL-UNNAMED");
         cmd.addAll(NODE_AGENT_JVM_FLAGS);
+        // After the defaults: for the JVM the last of two conflicting flags wins.
+        cmd.addAll(jvmOptions);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(MAIN);
