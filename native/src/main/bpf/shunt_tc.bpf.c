@@ -116,7 +116,7 @@ struct {
 	__type(value, __u64);
 } shunt_listeners SEC(".maps");
 
-/* Counters; TcMaps names them in the same order. */
+/* Counters, read with bpftool map dump (docs/operations.md lists them in this order). */
 enum {
 	SHUNT_TC_EG_SYN, SHUNT_TC_EG_FLOW, SHUNT_TC_EG_EXCLUDED,
 	SHUNT_TC_SKL_OUT, SHUNT_TC_SKL_IN, SHUNT_TC_SKL_NO_LISTENER,

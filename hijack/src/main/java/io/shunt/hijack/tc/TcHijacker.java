@@ -443,15 +443,6 @@ public final class TcHijacker implements Hijacker {
         }
     }
 
-    /** The counters of the pod's programs (diverted SYNs, sk_lookup assignments, drops), for inspection. */
-    static List<String> counters(BpfMap stats) throws IOException {
-        List<String> lines = new ArrayList<>();
-        for (int i = 0; i < TcMaps.COUNTERS.size(); i++) {
-            lines.add(TcMaps.COUNTERS.get(i) + " " + stats.lookupLong(i).orElse(0));
-        }
-        return lines;
-    }
-
     private static List<Cidr> cidrs(BpfMap map) throws IOException {
         return map.keys().stream().map(TcMaps::cidrOf)
                 .sorted((a, b) -> a.toString().compareTo(b.toString())).toList();

@@ -33,10 +33,6 @@ final class TcMaps {
     /** Every map of the object; each is pinned in the pod's folder. */
     static final List<String> ALL = List.of(CONFIG, EXCLUDE4, INCLUDE4, EXCLUDED_OUT_PORTS, EXCLUDED_IN_PORTS,
             EXCLUDED_UIDS, LOCAL4, LISTENERS, STATS);
-    /** The counters of shunt_tc_stats, in the C enum's order. */
-    static final List<String> COUNTERS = List.of("egress_syn_diverted", "egress_packets_of_diverted_flows",
-            "egress_syn_excluded", "sk_lookup_outbound", "sk_lookup_inbound", "sk_lookup_no_listener");
-
     static final int FLAG_INCLUDE_LIST = 1;
     static final int FLAG_CAPTURE_INBOUND = 2;
     static final int LISTENER_OUT = 0;
