@@ -172,6 +172,22 @@ class TcTechniqueTest {
         }
     }
 
+    @Test
+    void aPolicyWithAGroupOwnerExclusionFallsBackFromTcSayingWhy() throws IOException {
+        CapturePolicy policy = CapturePolicy.defaults().withExcludeOutboundOwners(List.of(
+                new io.shunt.hijack.policy.SocketOwner(io.shunt.hijack.policy.SocketOwner.Kind.GID, 4242)));
+        try (NodeAgent agent = NodeAgent.start(new AgentConfig(List.of(TechniqueId.TC, TechniqueId.TPROXY), Set.of(),
+                policy, EngineConfig.defaults(), true))) {
+            ManagedPod managed = agent.addPod(new PodSpec("pod-a", pod.netnsPath()));
+            assertEquals(TechniqueId.TPROXY, managed.technique(), managed.selection().describe());
+            Verdict tc = managed.selection().verdicts().getFirst();
+            assertEquals(Verdict.Outcome.FAILED, tc.outcome(), tc.toString());
+            assertTrue(tc.reason().contains("gid 4242"), tc.reason());
+            assertEquals("", Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress").strip());
+            assertArrayEquals("via tproxy".getBytes(), PodClient.exchange(podNs, service, "via tproxy".getBytes()).echoedBytes());
+        }
+    }
+
     /** Whether bpftool still finds the object with that id (it exits non-zero for an unknown id). */
     private boolean bpftoolShows(String kind, int id) {
         try {
