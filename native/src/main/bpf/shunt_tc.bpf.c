@@ -119,7 +119,7 @@ struct {
 /* Counters, read with bpftool map dump (docs/operations.md lists them in this order). */
 enum {
 	SHUNT_TC_EG_SYN, SHUNT_TC_EG_FLOW, SHUNT_TC_EG_EXCLUDED,
-	SHUNT_TC_SKL_OUT, SHUNT_TC_SKL_IN, SHUNT_TC_SKL_NO_LISTENER,
+	SHUNT_TC_SKL_OUT, SHUNT_TC_SKL_IN, SHUNT_TC_SKL_NO_LISTENER, SHUNT_TC_NO_LISTENER_RST,
 	SHUNT_TC_COUNTERS
 };
 
@@ -158,6 +158,67 @@ static __always_inline int port_in(void *bitmap, __u16 port)
 #define TH_RST 0x04
 #define TH_ACK 0x10
 
+/* Whether the proxy's listener of that key is in shunt_listeners (gone when the agent died). */
+static __always_inline int listener_present(__u32 key)
+{
+	struct bpf_sock *sk = bpf_map_lookup_elem(&shunt_listeners, &key);
+
+	if (!sk)
+		return 0;
+	bpf_sk_release(sk);
+	return 1;
+}
+
+/*
+ * Turns the SYN in skb into the RST|ACK its sender would get from a closed port, in place:
+ * addresses, ports and MACs swapped (the checksums' sums do not change), seq 0, ack = the SYN's
+ * seq + 1, window 0. The SYN's options stay; a RST may carry them. Used when the proxy's listener
+ * is gone (the agent died), so a connection is refused at once instead of timing out.
+ */
+static __always_inline int make_rst(struct __sk_buff *skb, struct iphdr *iph, __u32 l4)
+{
+	__u8 mac[2 * ETH_ALEN];
+	__u8 swapped[2 * ETH_ALEN];
+	__u32 addrs[2], ports, seq, old_seq, old_ack, old_word, new_word;
+	__u32 csum_off = l4 + 16;
+	int i;
+
+	if (bpf_skb_load_bytes(skb, 0, mac, sizeof(mac)))
+		return -1;
+	for (i = 0; i < ETH_ALEN; i++) {
+		swapped[i] = mac[ETH_ALEN + i];
+		swapped[ETH_ALEN + i] = mac[i];
+	}
+	addrs[0] = iph->daddr;
+	addrs[1] = iph->saddr;
+	if (bpf_skb_load_bytes(skb, l4, &ports, 4) || bpf_skb_load_bytes(skb, l4 + 4, &old_seq, 4) ||
+	    bpf_skb_load_bytes(skb, l4 + 8, &old_ack, 4) || bpf_skb_load_bytes(skb, l4 + 12, &old_word, 4))
+		return -1;
+	ports = (ports >> 16) | (ports << 16);
+	seq = 0;
+	{
+		__u32 ack = bpf_htonl(bpf_ntohl(old_seq) + 1);
+		/* byte 12: data offset (kept), byte 13: flags RST|ACK, bytes 14-15: window 0 */
+		__u8 *w = (__u8 *)&new_word;
+
+		new_word = old_word;
+		w[1] = TH_RST | TH_ACK;
+		w[2] = 0;
+		w[3] = 0;
+		if (bpf_l4_csum_replace(skb, csum_off, old_seq, seq, 4) ||
+		    bpf_l4_csum_replace(skb, csum_off, old_ack, ack, 4) ||
+		    bpf_l4_csum_replace(skb, csum_off, old_word, new_word, 4))
+			return -1;
+		if (bpf_skb_store_bytes(skb, 0, swapped, sizeof(swapped), 0) ||
+		    bpf_skb_store_bytes(skb, ETH_HLEN + __builtin_offsetof(struct iphdr, saddr), addrs, sizeof(addrs), 0) ||
+		    bpf_skb_store_bytes(skb, l4, &ports, 4, 0) || bpf_skb_store_bytes(skb, l4 + 4, &seq, 4, 0) ||
+		    bpf_skb_store_bytes(skb, l4 + 8, &ack, 4, 0) || bpf_skb_store_bytes(skb, l4 + 12, &new_word, 4, 0))
+			return -1;
+	}
+	skb->mark = 0;
+	return 0;
+}
+
 SEC("tc")
 int shunt_eth_egress(struct __sk_buff *skb)
 {
@@ -193,6 +254,13 @@ int shunt_eth_egress(struct __sk_buff *skb)
 		if (bpf_map_lookup_elem(&shunt_excl_uid, &uid)) {
 			count(SHUNT_TC_EG_EXCLUDED);
 			return TC_ACT_OK;
+		}
+		if (!listener_present(SHUNT_LISTENER_OUT)) {
+			/* the agent is gone: refuse, as a closed port would, instead of a black hole */
+			count(SHUNT_TC_NO_LISTENER_RST);
+			if (make_rst(skb, &iph, ETH_HLEN + iph.ihl * 4))
+				return TC_ACT_SHOT;
+			return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
 		}
 		count(SHUNT_TC_EG_SYN);
 	} else {
@@ -267,6 +335,42 @@ int shunt_sk_lookup(struct bpf_sk_lookup *ctx)
 	}
 	count(key == SHUNT_LISTENER_OUT ? SHUNT_TC_SKL_OUT : SHUNT_TC_SKL_IN);
 	return SK_PASS;
+}
+
+/*
+ * tc ingress on every interface but lo: only for the agent's absence. An inbound SYN that
+ * shunt_sk_lookup would give the inbound listener, while that listener is gone, is answered with
+ * a RST out of the same interface; everything else passes untouched.
+ */
+SEC("tc")
+int shunt_eth_ingress(struct __sk_buff *skb)
+{
+	struct shunt_tc_cfg *cfg = config();
+	struct iphdr iph;
+	__u8 th[14];
+	__u16 port;
+
+	if (!cfg || !(cfg->flags & SHUNT_TC_CAPTURE_INBOUND))
+		return TC_ACT_OK;
+	if (skb->protocol != bpf_htons(ETH_P_IP) || bpf_skb_load_bytes(skb, ETH_HLEN, &iph, sizeof(iph)))
+		return TC_ACT_OK;
+	if (iph.protocol != IPPROTO_TCP || iph.ihl < 5 || (iph.frag_off & bpf_htons(0x1fff)))
+		return TC_ACT_OK;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + iph.ihl * 4, th, sizeof(th)))
+		return TC_ACT_OK;
+	if ((th[13] & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN)
+		return TC_ACT_OK;
+	if (!local4(iph.daddr) || local4(iph.saddr))
+		return TC_ACT_OK;
+	port = ((__u16)th[2] << 8) | th[3];
+	if (port == cfg->out_port || port == cfg->in_port || port_in(&shunt_excl_in_ports, port))
+		return TC_ACT_OK;
+	if (listener_present(SHUNT_LISTENER_IN))
+		return TC_ACT_OK;
+	count(SHUNT_TC_NO_LISTENER_RST);
+	if (make_rst(skb, &iph, ETH_HLEN + iph.ihl * 4))
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
 }
 
 char LICENSE[] SEC("license") = "GPL";

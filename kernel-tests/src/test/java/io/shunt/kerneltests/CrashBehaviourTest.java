@@ -11,7 +11,6 @@ import io.shunt.testbed.EchoServer;
 import io.shunt.testbed.PodClient;
 import io.shunt.testbed.PodNs;
 import io.shunt.testbed.Topology;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -33,19 +32,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class CrashBehaviourTest {
 
-    /**
-     * tc fails closed differently: with the listeners gone, their SOCKMAP entries vanish and
-     * shunt_sk_lookup drops the SYN (SK_DROP), so a connection times out instead of being refused.
-     * It never bypasses the proxy, but "refused, not hung" does not hold; answering with a forged
-     * RST from BPF is not implemented yet.
-     */
-    static final String TC_FAILS_CLOSED_BY_DROPPING = "tc drops SYNs while the proxy's listeners are gone (timeout, "
-            + "not refusal); see CrashBehaviourTest.TC_FAILS_CLOSED_BY_DROPPING";
 
     @ParameterizedTest
     @EnumSource(TechniqueId.class)
     void afterSigkillThePodsConnectionsAreRefusedNotHung(TechniqueId technique) throws IOException {
-        Assumptions.assumeFalse(technique == TechniqueId.TC, TC_FAILS_CLOSED_BY_DROPPING);
         try (Topology topology = Topology.create("ktcrash", 1)) {
             PodNs pod = topology.pod(0);
             InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
@@ -83,7 +73,6 @@ class CrashBehaviourTest {
     @ParameterizedTest
     @EnumSource(TechniqueId.class)
     void aKilledAgentUnderLoadRecoversFullyOnRestartWithNothingDuplicated(TechniqueId technique) throws Exception {
-        Assumptions.assumeFalse(technique == TechniqueId.TC, TC_FAILS_CLOSED_BY_DROPPING);
         java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("shunt-ktcrash");
         List<String> args = List.of("--pod", "pod-a=" + "%s", "--pod-technique", "pod-a=" + technique.id(),
                 "--state-file", dir.resolve("pods.json").toString());
@@ -111,10 +100,14 @@ class CrashBehaviourTest {
                         assertTrue(KernelTestSupport.await(Duration.ofSeconds(10), () -> load.successes() > okBefore + 20),
                                 "requests succeed again once the restarted agent took the pod back");
                         String rules = Topology.exec(pod.netnsName(), "nft", "list", "tables");
-                        assertEquals(1, rules.lines().filter(l -> l.contains("table inet shunt")).count(), rules);
+                        assertEquals(technique == TechniqueId.TC ? 0 : 1,
+                                rules.lines().filter(l -> l.contains("table inet shunt")).count(), rules);
+                        String filters = Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress");
+                        assertEquals(technique == TechniqueId.TC ? 1 : 0,
+                                filters.lines().filter(l -> l.contains("shunt_eth_egres")).count(), filters);
                         String ipRules = Topology.exec(pod.netnsName(), "ip", "rule");
                         assertTrue(ipRules.lines().filter(l -> l.contains("fwmark")).count()
-                                == (technique == TechniqueId.TPROXY ? 1 : 0), ipRules);
+                                == (technique == TechniqueId.TPROXY || technique == TechniqueId.TC ? 1 : 0), ipRules);
                         String listening = Topology.exec(pod.netnsName(), "ss", "-Hltn",
                                 "( sport = :15001 or sport = :15006 )");
                         assertEquals(2, listening.strip().lines().count(), "one outbound and one inbound listener:\n"

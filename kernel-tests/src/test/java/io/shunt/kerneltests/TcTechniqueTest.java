@@ -100,7 +100,7 @@ class TcTechniqueTest {
             String installed = managed.hijacker().installed(podNs).orElseThrow();
             programs.addAll(ids(installed, "program id (\\d+)"));
             links.addAll(ids(installed, "sk_lookup link id (\\d+)"));
-            assertEquals(2, programs.size(), installed);
+            assertEquals(3, programs.size(), "egress, ingress and sk_lookup programs: " + installed);
             assertEquals(1, links.size(), installed);
             Matcher pinned = Pattern.compile("maps pinned in (\\S+)").matcher(installed);
             assertTrue(pinned.find(), installed);
@@ -128,6 +128,7 @@ class TcTechniqueTest {
                 maps.stream().map(id -> bpftoolShows("map", id))).flatMap(s -> s).noneMatch(shown -> shown)),
                 "programs " + programs + ", link " + links + " and maps " + maps + " must all be gone");
         assertEquals("", Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress").strip());
+        assertEquals("", Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "ingress").strip());
         assertFalse(Topology.exec(pod.netnsName(), "tc", "qdisc", "show", "dev", "eth0").contains("clsact"),
                 "the clsact qdisc tc created is removed with its last filter");
         assertFalse(Topology.exec(pod.netnsName(), "ip", "rule").contains("fwmark"));

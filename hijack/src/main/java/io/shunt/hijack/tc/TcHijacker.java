@@ -73,6 +73,18 @@ public final class TcHijacker implements Hijacker {
     public static final int FILTER_HANDLE = 1;
     /** The sk_lookup link's pin, in the pod's folder. */
     public static final String LINK_PIN = "link_sk_lookup";
+    /**
+     * The two tc hooks on every interface but lo: egress diverts; ingress only answers inbound
+     * SYNs with a RST while the proxy's inbound listener is gone (the agent died).
+     */
+    private record Hook(boolean ingress, String program) {
+        String describe(String iface) {
+            return "tc " + (ingress ? "ingress" : "egress") + " filter on " + iface;
+        }
+    }
+
+    private static final List<Hook> HOOKS = List.of(new Hook(false, TcMaps.EGRESS_PROGRAM),
+            new Hook(true, TcMaps.INGRESS_PROGRAM));
     private static final Path ACCEPT_LOCAL = Path.of("/proc/sys/net/ipv4/conf/lo/accept_local");
 
     private final Path bpffsRoot;
@@ -189,9 +201,11 @@ public final class TcHijacker implements Hijacker {
             writeAcceptLocal(1);
             done.add(new Step("sysctl net.ipv4.conf.lo.accept_local=" + before, () -> writeAcceptLocal(before)));
             for (Interface i : interfaces) {
-                TcAttachment filter = TcAttachment.attach(i.index(), false, obj.program(TcMaps.EGRESS_PROGRAM),
-                        FILTER_PRIORITY, FILTER_HANDLE);
-                done.add(new Step("tc egress filter on " + i.name(), filter::detach));
+                for (Hook hook : HOOKS) {
+                    TcAttachment filter = TcAttachment.attach(i.index(), hook.ingress(), obj.program(hook.program()),
+                            FILTER_PRIORITY, FILTER_HANDLE);
+                    done.add(new Step(hook.describe(i.name()), filter::detach));
+                }
             }
             try (NetnsAttachment link = NetnsAttachment.attach(pod.path(), obj.program(TcMaps.SK_LOOKUP_PROGRAM))) {
                 link.pin(folder.resolve(LINK_PIN));
@@ -301,12 +315,7 @@ public final class TcHijacker implements Hijacker {
                 removeHere(pod, folder.get());
             } else {
                 // no pins: filters or routing of a namespace whose folder was lost still go
-                for (Interface i : interfaces) {
-                    Optional<TcAttachment> f = TcAttachment.find(i.index(), false, FILTER_PRIORITY, FILTER_HANDLE);
-                    if (f.isPresent()) {
-                        f.get().detach();
-                    }
-                }
+                detachFilters(interfaces);
                 DivertRouting.remove(routing);
             }
             return null;
@@ -327,12 +336,7 @@ public final class TcHijacker implements Hijacker {
     }
 
     private void removeHere(NetNs pod, Path folder) throws IOException {
-        for (Interface i : interfaces()) {
-            Optional<TcAttachment> f = TcAttachment.find(i.index(), false, FILTER_PRIORITY, FILTER_HANDLE);
-            if (f.isPresent()) {
-                f.get().detach();
-            }
-        }
+        detachFilters(interfaces());
         removeLink(folder);
         DivertRouting.remove(routing);
         Path config = folder.resolve(TcMaps.CONFIG);
@@ -345,6 +349,18 @@ public final class TcHijacker implements Hijacker {
             }
         }
         unpinAll(folder);
+    }
+
+    /** Egress first: from then on no new SYN is hairpinned. */
+    private static void detachFilters(List<Interface> interfaces) throws IOException {
+        for (Interface i : interfaces) {
+            for (Hook hook : HOOKS) {
+                Optional<TcAttachment> f = TcAttachment.find(i.index(), hook.ingress(), FILTER_PRIORITY, FILTER_HANDLE);
+                if (f.isPresent()) {
+                    f.get().detach();
+                }
+            }
+        }
     }
 
     private static void removeLink(Path folder) throws IOException {
@@ -379,11 +395,14 @@ public final class TcHijacker implements Hijacker {
             }
             StringBuilder out = new StringBuilder();
             for (Interface i : interfaces) {
-                Optional<TcAttachment> f = TcAttachment.find(i.index(), false, FILTER_PRIORITY, FILTER_HANDLE);
-                out.append("tc filter ").append(i.name()).append(" egress pref ").append(FILTER_PRIORITY)
-                        .append(" handle 0x").append(Integer.toHexString(FILTER_HANDLE)).append(": ")
-                        .append(f.map(a -> TcMaps.EGRESS_PROGRAM + " (program id " + a.programId() + ")").orElse("missing"))
-                        .append('\n');
+                for (Hook hook : HOOKS) {
+                    Optional<TcAttachment> f = TcAttachment.find(i.index(), hook.ingress(), FILTER_PRIORITY, FILTER_HANDLE);
+                    out.append("tc filter ").append(i.name()).append(hook.ingress() ? " ingress" : " egress")
+                            .append(" pref ").append(FILTER_PRIORITY).append(" handle 0x")
+                            .append(Integer.toHexString(FILTER_HANDLE)).append(": ")
+                            .append(f.map(a -> hook.program() + " (program id " + a.programId() + ")").orElse("missing"))
+                            .append('\n');
+                }
             }
             if (folder != null) {
                 Path pin = folder.resolve(LINK_PIN);
@@ -464,10 +483,12 @@ public final class TcHijacker implements Hijacker {
         List<String> parts = new ArrayList<>();
         boolean complete = folder != null;
         for (Interface i : interfaces) {
-            if (TcAttachment.find(i.index(), false, FILTER_PRIORITY, FILTER_HANDLE).isPresent()) {
-                parts.add("tc egress filter on " + i.name());
-            } else {
-                complete = false;
+            for (Hook hook : HOOKS) {
+                if (TcAttachment.find(i.index(), hook.ingress(), FILTER_PRIORITY, FILTER_HANDLE).isPresent()) {
+                    parts.add(hook.describe(i.name()));
+                } else {
+                    complete = false;
+                }
             }
         }
         if (folder != null) {

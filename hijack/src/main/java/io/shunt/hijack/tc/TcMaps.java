@@ -19,6 +19,7 @@ import java.util.List;
 final class TcMaps {
     static final String OBJECT = "shunt_tc";
     static final String EGRESS_PROGRAM = "shunt_eth_egress";
+    static final String INGRESS_PROGRAM = "shunt_eth_ingress";
     static final String SK_LOOKUP_PROGRAM = "shunt_sk_lookup";
 
     static final String CONFIG = "shunt_tc_cfg";

@@ -37,6 +37,9 @@ public record TcPlan(RulePlan nft, TproxySettings routing, TcMaps.Contents maps)
         steps.add("sysctl net.ipv4.conf.lo.accept_local=1 (the previous value is restored on removal)");
         steps.add("tc filter add dev <every interface but lo> egress pref " + TcHijacker.FILTER_PRIORITY + " handle 0x"
                 + Integer.toHexString(TcHijacker.FILTER_HANDLE) + " bpf da " + TcMaps.EGRESS_PROGRAM);
+        steps.add("tc filter add dev <every interface but lo> ingress pref " + TcHijacker.FILTER_PRIORITY + " handle 0x"
+                + Integer.toHexString(TcHijacker.FILTER_HANDLE) + " bpf da " + TcMaps.INGRESS_PROGRAM
+                + " (answers inbound SYNs with a RST while the inbound listener is gone)");
         steps.add("bpf link: " + TcMaps.SK_LOOKUP_PROGRAM + " attached to the netns (sk_lookup), pinned as "
                 + TcHijacker.LINK_PIN);
         steps.add("nft: " + nft.nftScript().strip().replace('\n', ';'));
