@@ -22,7 +22,7 @@ import java.util.stream.Collectors;
  */
 public final class Selector {
     /** Best first. A technique joins this list only once it passes the conformance suite. */
-    public static final List<TechniqueId> DEFAULT_RANKING = List.of(TechniqueId.TPROXY, TechniqueId.REDIRECT);
+    public static final List<TechniqueId> DEFAULT_RANKING = List.of(TechniqueId.TC, TechniqueId.TPROXY, TechniqueId.REDIRECT);
 
     private final List<TechniqueId> ranking;
 

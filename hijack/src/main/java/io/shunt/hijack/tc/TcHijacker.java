@@ -44,7 +44,9 @@ import java.util.stream.Stream;
  *       {@code <bpffs>/shunt/tc/netns-<inode>/} so a restarted agent finds and updates them;</li>
  *   <li>{@code shunt_eth_egress} as a direct-action tc filter on the egress hook of every
  *       interface but {@code lo}: it hairpins the app's outbound SYNs (and the later packets of
- *       the flows the proxy holds) into {@code lo}, marked;</li>
+ *       the flows the proxy holds) into {@code lo}, marked; and {@code shunt_eth_ingress} on the
+ *       ingress hook, which only answers inbound SYNs with a RST while the proxy's inbound
+ *       listener is gone (the egress program does the same for outbound SYNs);</li>
  *   <li>{@code shunt_sk_lookup} attached to the netns by a BPF link, pinned as {@link #LINK_PIN}:
  *       it hands those SYNs, and inbound SYNs, to the listener sockets in {@code shunt_listeners};</li>
  *   <li>a fwmark rule and a {@code local 0.0.0.0/0 dev lo} route (tc's own mark and table, see
