@@ -45,6 +45,16 @@ public interface Hijacker {
     void install(NetNs pod, CapturePolicy policy) throws HijackException;
 
     /**
+     * {@link #install(NetNs, CapturePolicy)}, for a technique that needs the proxy's listening
+     * sockets themselves and not only their ports. The agent always calls this form; a technique
+     * that diverts by port ignores {@code listeners}. The plain form of such a technique works only
+     * where an earlier install has handed it the sockets already.
+     */
+    default void install(NetNs pod, CapturePolicy policy, ListenerSockets listeners) throws HijackException {
+        install(pod, policy);
+    }
+
+    /**
      * Removes everything this technique installed in the pod's namespace, then checks that nothing
      * remains. Succeeds when nothing was installed.
      *

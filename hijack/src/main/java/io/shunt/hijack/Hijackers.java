@@ -1,6 +1,7 @@
 package io.shunt.hijack;
 
 import io.shunt.hijack.redirect.RedirectHijacker;
+import io.shunt.hijack.tc.TcHijacker;
 import io.shunt.hijack.tproxy.TproxyHijacker;
 
 /** The hijacker of each technique: the one place that maps a technique id to its kernel side. */
@@ -12,6 +13,7 @@ public final class Hijackers {
         return switch (technique) {
             case REDIRECT -> new RedirectHijacker();
             case TPROXY -> new TproxyHijacker();
+            case TC -> new TcHijacker();
         };
     }
 }

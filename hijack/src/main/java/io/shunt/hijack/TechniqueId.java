@@ -12,7 +12,9 @@ public enum TechniqueId {
     /** nftables DNAT inside the pod netns: nat output → outbound listener, prerouting → inbound listener. */
     REDIRECT("redirect"),
     /** nftables TPROXY plus an fwmark policy route inside the pod netns, to IP_TRANSPARENT listeners. */
-    TPROXY("tproxy");
+    TPROXY("tproxy"),
+    /** eBPF, no netfilter: a tc egress program hairpins outbound SYNs into lo, an sk_lookup program hands them to the listeners. */
+    TC("tc");
 
     private final String id;
 

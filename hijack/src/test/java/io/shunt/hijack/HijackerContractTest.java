@@ -3,6 +3,7 @@ package io.shunt.hijack;
 import io.shunt.ffi.ScratchNetNs;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.redirect.RedirectHijacker;
+import io.shunt.hijack.tc.TcHijacker;
 import io.shunt.hijack.tproxy.TproxyHijacker;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -18,6 +19,7 @@ class HijackerContractTest {
         return switch (technique) {
             case REDIRECT -> new RedirectHijacker();
             case TPROXY -> new TproxyHijacker();
+            case TC -> new TcHijacker();
         };
     }
 

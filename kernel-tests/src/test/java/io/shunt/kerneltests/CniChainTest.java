@@ -11,7 +11,6 @@ import io.shunt.agent.registry.PodStore;
 import io.shunt.cni.InstallLauncher;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.policy.CapturePolicy;
-import io.shunt.hijack.select.Selector;
 import io.shunt.proxy.EngineConfig;
 import io.shunt.testbed.EchoServer;
 import io.shunt.testbed.PodClient;
@@ -214,7 +213,7 @@ class CniChainTest {
     }
 
     private void startAgent() throws IOException {
-        agent = NodeAgent.start(new AgentConfig(Selector.DEFAULT_RANKING, Set.of(), CapturePolicy.defaults(),
+        agent = NodeAgent.start(new AgentConfig(KernelTestSupport.NFT_RANKING, Set.of(), CapturePolicy.defaults(),
                 EngineConfig.defaults(), true), new PodStore(dir.resolve("state/pods.json")));
         endpoint = CniEndpoint.start(socket, new CniPods(agent), 4, Duration.ofSeconds(30));
     }

@@ -4,6 +4,7 @@ import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.Hijacker;
 import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.redirect.RedirectHijacker;
+import io.shunt.hijack.tc.TcHijacker;
 import io.shunt.hijack.tproxy.TproxyHijacker;
 import io.shunt.testbed.AgentProcess;
 import io.shunt.testbed.EchoServer;
@@ -30,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * refused in both directions, never hung and never silently bypassing the proxy.
  */
 class CrashBehaviourTest {
+
 
     @ParameterizedTest
     @EnumSource(TechniqueId.class)
@@ -98,10 +100,14 @@ class CrashBehaviourTest {
                         assertTrue(KernelTestSupport.await(Duration.ofSeconds(10), () -> load.successes() > okBefore + 20),
                                 "requests succeed again once the restarted agent took the pod back");
                         String rules = Topology.exec(pod.netnsName(), "nft", "list", "tables");
-                        assertEquals(1, rules.lines().filter(l -> l.contains("table inet shunt")).count(), rules);
+                        assertEquals(technique == TechniqueId.TC ? 0 : 1,
+                                rules.lines().filter(l -> l.contains("table inet shunt")).count(), rules);
+                        String filters = Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress");
+                        assertEquals(technique == TechniqueId.TC ? 1 : 0,
+                                filters.lines().filter(l -> l.contains("shunt_eth_egres")).count(), filters);
                         String ipRules = Topology.exec(pod.netnsName(), "ip", "rule");
                         assertTrue(ipRules.lines().filter(l -> l.contains("fwmark")).count()
-                                == (technique == TechniqueId.TPROXY ? 1 : 0), ipRules);
+                                == (technique == TechniqueId.TPROXY || technique == TechniqueId.TC ? 1 : 0), ipRules);
                         String listening = Topology.exec(pod.netnsName(), "ss", "-Hltn",
                                 "( sport = :15001 or sport = :15006 )");
                         assertEquals(2, listening.strip().lines().count(), "one outbound and one inbound listener:\n"
@@ -197,6 +203,7 @@ class CrashBehaviourTest {
         return switch (technique) {
             case REDIRECT -> new RedirectHijacker();
             case TPROXY -> new TproxyHijacker();
+            case TC -> new TcHijacker();
         };
     }
 

@@ -30,6 +30,15 @@ final class KernelTestSupport {
     }
 
     /** The pod's whole nftables ruleset, stripped; "" when nothing is installed. */
+    /**
+     * The nftables techniques, best first: for tests whose assertions read Shunt's nftables rules
+     * (CNI CHECK noticing a deleted rule, annotations changing a pod's rules). The tc technique,
+     * first in the default ranking, has its own tests: ConformanceTest, TcTechniqueTest,
+     * CrashBehaviourTest, UpgradeTest.
+     */
+    static final java.util.List<io.shunt.hijack.TechniqueId> NFT_RANKING =
+            java.util.List.of(io.shunt.hijack.TechniqueId.TPROXY, io.shunt.hijack.TechniqueId.REDIRECT);
+
     static String rules(PodNs pod) throws IOException {
         return Topology.exec(pod.netnsName(), "nft", "list", "ruleset").strip();
     }

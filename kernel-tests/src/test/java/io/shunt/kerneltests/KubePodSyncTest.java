@@ -10,7 +10,6 @@ import io.shunt.api.cni.CniRequest;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.policy.CapturePolicy;
-import io.shunt.hijack.select.Selector;
 import io.shunt.k8s.PodIntent;
 import io.shunt.k8s.ShuntAnnotations;
 import io.shunt.proxy.EngineConfig;
@@ -59,7 +58,7 @@ class KubePodSyncTest {
             serviceAddress = new InetSocketAddress(topology.serviceAddress(0), 8080);
             service = EchoServer.start(up, serviceAddress);
         }
-        agent = NodeAgent.start(new AgentConfig(Selector.DEFAULT_RANKING, Set.of(), CapturePolicy.defaults(),
+        agent = NodeAgent.start(new AgentConfig(KernelTestSupport.NFT_RANKING, Set.of(), CapturePolicy.defaults(),
                 EngineConfig.defaults(), false));
         sync = new KubePodSync(agent, new OptOut(Set.of("kube-system"), Set.of()));
         cni = new CniPods(agent, sync);

@@ -63,21 +63,33 @@ class SelectionTest {
     }
 
     @Test
-    void theDefaultRankingPicksTproxyOnThisKernel() throws IOException {
+    void theDefaultRankingPicksTcOnThisKernel() throws IOException {
         try (NodeAgent agent = NodeAgent.start(config(Set.of()))) {
             ManagedPod managed = agent.addPod(new PodSpec("pod-a", pod.netnsPath()));
-            assertEquals(TechniqueId.TPROXY, managed.technique(), managed.selection().describe());
-            assertEquals("tproxy: chosen; redirect: not tried", managed.selection().describe());
+            assertEquals(TechniqueId.TC, managed.technique(), managed.selection().describe());
+            assertEquals("tc: chosen; tproxy: not tried; redirect: not tried", managed.selection().describe());
             assertCaptured(agent);
         }
     }
 
     @Test
-    void withTproxyMaskedTheAgentFallsBackToRedirectAndSaysWhy() throws IOException {
-        try (NodeAgent agent = NodeAgent.start(config(Set.of(Feature.NFT_TPROXY)))) {
+    void withSkLookupMaskedTheAgentFallsBackToTproxyAndSaysWhy() throws IOException {
+        try (NodeAgent agent = NodeAgent.start(config(Set.of(Feature.BPF_SK_LOOKUP)))) {
+            ManagedPod managed = agent.addPod(new PodSpec("pod-a", pod.netnsPath()));
+            assertEquals(TechniqueId.TPROXY, managed.technique(), managed.selection().describe());
+            Verdict tc = managed.selection().verdicts().getFirst();
+            assertEquals(Verdict.Outcome.SKIPPED, tc.outcome());
+            assertTrue(tc.reason().contains("bpf-sk-lookup"), tc.toString());
+            assertCaptured(agent);
+        }
+    }
+
+    @Test
+    void withTcAndTproxyMaskedTheAgentFallsBackToRedirectAndSaysWhy() throws IOException {
+        try (NodeAgent agent = NodeAgent.start(config(Set.of(Feature.BPF_SK_LOOKUP, Feature.NFT_TPROXY)))) {
             ManagedPod managed = agent.addPod(new PodSpec("pod-a", pod.netnsPath()));
             assertEquals(TechniqueId.REDIRECT, managed.technique());
-            Verdict tproxy = managed.selection().verdicts().getFirst();
+            Verdict tproxy = managed.selection().verdicts().get(1);
             assertEquals(Verdict.Outcome.SKIPPED, tproxy.outcome());
             assertTrue(tproxy.reason().contains("tproxy unsupported") && tproxy.reason().contains("--assume-missing"),
                     tproxy.toString());
@@ -89,10 +101,10 @@ class SelectionTest {
     void aTproxyInstallThatFailsFallsBackAndLeavesNothingOfItBehind() throws IOException {
         // A foreign default route in tproxy's table: adding tproxy's local default route there conflicts.
         Topology.exec(pod.netnsName(), "ip", "route", "add", "default", "dev", "eth0", "table", TPROXY_TABLE);
-        try (NodeAgent agent = NodeAgent.start(config(Set.of()))) {
+        try (NodeAgent agent = NodeAgent.start(config(Set.of(Feature.BPF_SK_LOOKUP)))) {
             ManagedPod managed = agent.addPod(new PodSpec("pod-a", pod.netnsPath()));
             assertEquals(TechniqueId.REDIRECT, managed.technique(), managed.selection().describe());
-            Verdict tproxy = managed.selection().verdicts().getFirst();
+            Verdict tproxy = managed.selection().verdicts().get(1); // after tc, masked
             assertEquals(Verdict.Outcome.FAILED, tproxy.outcome(), tproxy.toString());
             assertFalse(Topology.exec(pod.netnsName(), "ip", "rule").contains("fwmark"),
                     "tproxy's policy-routing rule was left behind");

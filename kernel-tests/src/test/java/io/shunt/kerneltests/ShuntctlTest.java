@@ -102,7 +102,7 @@ class ShuntctlTest {
                 && f.get("supported").asBoolean()), probe.toString());
         JsonNode local = ShuntctlRun.of("probe", "--local", "-o", "json").assertExit(0).json();
         assertEquals(probe.get("kernel"), local.get("kernel"), "--local probes this machine without an agent");
-        assertEquals("tproxy", local.get("ranking").get(0).get("technique").asText());
+        assertEquals("tc", local.get("ranking").get(0).get("technique").asText());
         ctl("probe", "-o", "yaml").assertExit(0).assertOut("kernel: ", "features:", "- id: nftables");
 
         ctl("pods").assertExit(0).assertOut("POD", "pod-a", "tproxy", "pod-b", "redirect");

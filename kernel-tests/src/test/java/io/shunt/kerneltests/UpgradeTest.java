@@ -78,13 +78,18 @@ class UpgradeTest {
                 assertEquals(0, requests.hung(), "hung requests during the upgrade");
 
                 String tables = Topology.exec(pod.netnsName(), "nft", "list", "tables");
-                assertEquals(1, tables.lines().filter(l -> l.contains("table inet shunt")).count(), tables);
+                assertEquals(technique == TechniqueId.TC ? 0 : 1,
+                        tables.lines().filter(l -> l.contains("table inet shunt")).count(), tables);
+                String filters = Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress");
+                assertEquals(technique == TechniqueId.TC ? 1 : 0,
+                        filters.lines().filter(l -> l.contains("shunt_eth_egres")).count(), filters); // the kernel keeps 15 characters
                 String listening = Topology.exec(pod.netnsName(), "ss", "-Hltn", "( sport = :15001 or sport = :15006 )");
                 assertEquals(2, listening.strip().lines().count(), "only the new agent's two listeners:\n" + listening);
                 assertArrayEquals("after".getBytes(), PodClient.exchange(podNs, service, "after".getBytes()).echoedBytes());
 
                 assertEquals(0, successor.stop(Duration.ofSeconds(30)));
                 assertEquals("", Topology.exec(pod.netnsName(), "nft", "list", "ruleset").strip());
+                assertEquals("", Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress").strip());
             }
         } finally {
             KernelTestSupport.deleteRecursively(dir);

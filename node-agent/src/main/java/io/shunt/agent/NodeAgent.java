@@ -8,6 +8,7 @@ import io.shunt.agent.registry.PodExclusions;
 import io.shunt.agent.registry.PodSpec;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.HijackException;
+import io.shunt.hijack.ListenerSockets;
 import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.nft.NatDrain;
 import io.shunt.hijack.policy.CapturePolicy;
@@ -21,6 +22,7 @@ import io.shunt.hijack.select.Selector;
 import io.shunt.hijack.select.Verdict;
 import io.shunt.proxy.AttachedPod;
 import io.shunt.proxy.ConnectionObserver;
+import io.shunt.proxy.Direction;
 import io.shunt.proxy.ListenerBindException;
 import io.shunt.proxy.PodCounters;
 import io.shunt.proxy.PodEndpoint;
@@ -192,7 +194,7 @@ public final class NodeAgent implements AutoCloseable {
         if (pod.spec().exclusions().equals(exclusions)) {
             return;
         }
-        pod.hijacker().install(pod.netns(), exclusions.applyTo(policy));
+        pod.hijacker().install(pod.netns(), exclusions.applyTo(policy), listenersOf(pod.engine()));
         registry.replace(new ManagedPod(pod.spec().withExclusions(exclusions), pod.netns(), pod.engine(), pod.hijacker(),
                 pod.selection(), pod.foreignLegacyTables()));
         persistQuietly();
@@ -256,12 +258,12 @@ public final class NodeAgent implements AutoCloseable {
         List<ManagedPod> changed = new ArrayList<>();
         for (ManagedPod pod : registry.all()) {
             try {
-                pod.hijacker().install(pod.netns(), pod.spec().exclusions().applyTo(next));
+                pod.hijacker().install(pod.netns(), pod.spec().exclusions().applyTo(next), listenersOf(pod.engine()));
                 changed.add(pod);
             } catch (HijackException | RuntimeException e) {
                 for (ManagedPod undo : changed) {
                     try {
-                        undo.hijacker().install(undo.netns(), undo.spec().exclusions().applyTo(before));
+                        undo.hijacker().install(undo.netns(), undo.spec().exclusions().applyTo(before), listenersOf(undo.engine()));
                     } catch (HijackException | RuntimeException again) {
                         LOG.atError().addKeyValue("pod", undo.name()).addKeyValue("technique", undo.technique().id())
                                 .log("could not put the previous policy back: {}", again.getMessage());
@@ -283,8 +285,9 @@ public final class NodeAgent implements AutoCloseable {
      * its policy routing). Connections the pod opened under {@code redirect} keep their NAT through
      * a {@link NatDrain} table until they have all ended.
      *
-     * <p>Moving away from {@code tproxy} while the pod has open connections is refused: their
-     * packets are steered by tproxy's marks and routes, which the move removes.
+     * <p>Moving away from {@code tproxy} or {@code tc} while the pod has open connections is
+     * refused: their packets are steered by that technique's marks and routes (tc: its egress
+     * hairpin), which the move removes.
      *
      * @return what was done, for the operator
      * @throws PodSetupException when the move is refused or fails; the pod is then as it was
@@ -312,12 +315,18 @@ public final class NodeAgent implements AutoCloseable {
                     + "their packets follow tproxy's marks and routes, which the move removes, so they would be reset; "
                     + "retry when they have ended");
         }
+        if (from == TechniqueId.TC && open > 0) {
+            // the app's packets of a proxied flow reach the proxy only through tc's egress hairpin
+            throw new PodSetupException(podName, "moving it from tc while it has " + open + " open connection(s): "
+                    + "their packets reach the proxy through tc's egress program and routes, which the move removes, "
+                    + "so they would be reset; retry when they have ended");
+        }
         Instant movedAt = Instant.now();
         if (from == TechniqueId.REDIRECT) {
             NatDrain.install(pod.netns());
         }
         try {
-            toBinding.hijacker().install(pod.netns(), policyOf(pod));
+            toBinding.hijacker().install(pod.netns(), policyOf(pod), listenersOf(pod.engine()));
         } catch (HijackException | RuntimeException e) {
             if (from == TechniqueId.REDIRECT) {
                 NatDrain.remove(pod.netns());
@@ -470,7 +479,7 @@ public final class NodeAgent implements AutoCloseable {
         TechniqueBinding binding = TechniqueBinding.of(technique);
         AttachedPod attached = engine.attach(endpoint(spec, netns, binding));
         try {
-            binding.hijacker().install(netns, spec.exclusions().applyTo(policy));
+            binding.hijacker().install(netns, spec.exclusions().applyTo(policy), listenersOf(attached));
         } catch (HijackException | RuntimeException e) {
             attached.close();
             throw e;
@@ -479,6 +488,17 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     private record Installed(TechniqueBinding binding, AttachedPod attached) {
+    }
+
+    /** The pod's listening sockets, for a technique that hands them to the kernel (tc's SOCKMAP). */
+    private static ListenerSockets listenersOf(AttachedPod attached) {
+        int inbound;
+        try {
+            inbound = attached.listenerFd(Direction.INBOUND);
+        } catch (IllegalArgumentException noInboundListener) {
+            inbound = -1; // inbound capture is off
+        }
+        return new ListenerSockets(attached.listenerFd(Direction.OUTBOUND), inbound);
     }
 
     /**

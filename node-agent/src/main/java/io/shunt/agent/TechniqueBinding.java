@@ -28,6 +28,9 @@ record TechniqueBinding(TechniqueId technique, Hijacker hijacker, OriginalDestin
                     true);
             case TPROXY -> new TechniqueBinding(technique, Hijackers.of(technique), new DivertedOriginalDestination(),
                     true);
+            // sk_lookup assigns the same transparent listeners tproxy uses; the local address is the destination
+            case TC -> new TechniqueBinding(technique, Hijackers.of(technique), new DivertedOriginalDestination(),
+                    true);
         };
     }
 }

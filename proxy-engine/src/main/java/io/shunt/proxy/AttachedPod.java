@@ -60,6 +60,20 @@ public final class AttachedPod implements AutoCloseable {
     }
 
     /**
+     * The fd of the listening socket of {@code direction}, e.g. for a technique that hands the
+     * socket itself to the kernel (the tc technique inserts it into a SOCKMAP). The fd stays this
+     * pod's: it is valid until the listeners close, and the caller must not close it.
+     *
+     * @throws IllegalArgumentException when the pod has no listener of that direction
+     */
+    public int listenerFd(Direction direction) {
+        return listeners.stream().filter(l -> l.direction() == direction).findFirst()
+                .map(PodListener::fd)
+                .orElseThrow(() -> new IllegalArgumentException("pod " + endpoint.pod() + " has no " + direction.id()
+                        + " listener"));
+    }
+
+    /**
      * The pod's open connections as they are now. Each is read on its own event loop, so the
      * figures are consistent per connection; one whose loop does not answer within
      * {@code timeout} is left out.

@@ -71,6 +71,11 @@ final class PodListener implements AutoCloseable {
         return (InetSocketAddress) channel.localAddress();
     }
 
+    /** The listening socket's fd; valid while the listener is open. */
+    int fd() {
+        return ChannelFds.fd(channel);
+    }
+
     @Override
     public void close() {
         channel.close().awaitUninterruptibly(BIND_TIMEOUT_SECONDS, TimeUnit.SECONDS);

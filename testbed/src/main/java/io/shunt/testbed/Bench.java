@@ -26,8 +26,9 @@ import java.util.Map;
 /**
  * {@code ./shunt bench} (issue #7): HTTP and bulk throughput through each interception technique,
  * versus direct and versus HAProxy behind nftables REDIRECT, measured in one run on one topology.
- * The agent (a separate process) intercepts one pod per technique (pod-a redirect, pod-b tproxy);
- * pod-c is not intercepted; in pod-d, HAProxy 2.6 runs behind REDIRECT ({@link HaproxyReference}).
+ * The agent (a separate process) intercepts one pod per technique (pod-a redirect, pod-b tproxy,
+ * pod-c tc); the next pod is not intercepted; in the last, HAProxy 2.6 runs behind REDIRECT
+ * ({@link HaproxyReference}).
  * All load the same upstream: wrk keep-alive at each connection count and with a new connection
  * per request, and iperf3, one stream each way. Modes alternate within each round so drift on a
  * shared machine hits them alike; the table shows medians over the rounds. The proxy's CPU time
@@ -60,8 +61,8 @@ public final class Bench {
                                      [--bulk-seconds N|0] [--transport auto|io_uring|epoll|nio] [--time-limit S]
                                      [--json FILE]
                 Measures, in one run on one namespace topology (needs root), each of Shunt's techniques
-                (pod-a redirect, pod-b tproxy: the agent as its own process) against direct (pod-c) and
-                against HAProxy 2.6 behind nftables REDIRECT (pod-d), all to the same upstream:
+                (pod-a redirect, pod-b tproxy, pod-c tc: the agent as its own process) against direct
+                (pod-d) and against HAProxy 2.6 behind nftables REDIRECT (pod-e), all to the same upstream:
                   - HTTP/1.1 with wrk: req/s, p50, p99, keep-alive at each connection count, and with a new
                     connection per request (new connections/s);
                   - bulk TCP with iperf3, one stream, pod to upstream and upstream to pod (Gbit/s);

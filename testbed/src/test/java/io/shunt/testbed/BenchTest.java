@@ -30,9 +30,8 @@ class BenchTest {
         assertEquals(Path.of("target/bench.json"), o.json());
         assertEquals(List.of(new BenchReport.Load(1, false), new BenchReport.Load(32, false),
                 new BenchReport.Load(32, true)), o.loads());
-        // direct, redirect, tproxy, haproxy
-        assertEquals(4, Bench.Options.MODES, "direct, redirect, tproxy, haproxy");
-        assertTrue(o.estimatedSeconds(4) <= 600, "estimate " + o.estimatedSeconds(4));
+        assertEquals(5, Bench.Options.MODES, "direct, redirect, tproxy, tc, haproxy");
+        assertTrue(o.estimatedSeconds(Bench.Options.MODES) <= 600, "estimate " + o.estimatedSeconds(Bench.Options.MODES));
     }
 
     @Test
@@ -44,7 +43,7 @@ class BenchTest {
         assertEquals(Duration.ofSeconds(2), quick.bulkDuration());
         assertEquals(Duration.ofSeconds(1), quick.warmup());
         assertEquals(Duration.ofSeconds(120), quick.timeLimit());
-        assertTrue(quick.estimatedSeconds(4) <= 120, "estimate " + quick.estimatedSeconds(4));
+        assertTrue(quick.estimatedSeconds(Bench.Options.MODES) <= 120, "estimate " + quick.estimatedSeconds(Bench.Options.MODES));
 
         Bench.Options explicit = Bench.Options.parse("--rounds", "2", "--quick", "--seconds", "3", "--time-limit", "300");
         assertEquals(2, explicit.rounds());
@@ -86,7 +85,7 @@ class BenchTest {
         assertMessage("--transport 'io uring'", "--transport", "io uring");
         assertMessage("unknown argument '--fast'", "--fast");
         assertMessage("--rounds needs a value", "--rounds");
-        assertMessage("this plan takes about 2562 s, over the time limit of 600 s", "--seconds", "20", "--rounds", "6");
+        assertMessage("this plan takes about 3195 s, over the time limit of 600 s", "--seconds", "20", "--rounds", "6");
     }
 
     @Test

@@ -51,6 +51,8 @@ final class BpfFeatureProbes {
         results.put(Feature.BPF_SCHED_CLS, schedCls);
         results.put(Feature.BPF_SK_ASSIGN, both(schedCls,
                 () -> BpfProbes.helper(BpfProgType.SCHED_CLS, BpfHelper.SK_ASSIGN)));
+        results.put(Feature.BPF_SK_LOOKUP, both(ask(() -> BpfProbes.progType(BpfProgType.SK_LOOKUP)),
+                () -> BpfProbes.helper(BpfProgType.SK_LOOKUP, BpfHelper.SK_ASSIGN)));
         return results;
     }
 

@@ -33,6 +33,8 @@ public enum Feature {
     BPF_SCHED_CLS("bpf-sched-cls", BPF),
     /** {@code bpf_sk_assign} from tc programs: the {@code tc} technique's divert. */
     BPF_SK_ASSIGN("bpf-sk-assign", BPF),
+    /** sk_lookup programs that may call {@code bpf_sk_assign}: the {@code tc} technique's listener choice. */
+    BPF_SK_LOOKUP("bpf-sk-lookup", BPF),
     /** Kernel BTF at /sys/kernel/btf/vmlinux, for CO-RE programs. */
     BTF("btf", null),
     /** A mounted cgroup v2 hierarchy, where cgroup programs attach. */

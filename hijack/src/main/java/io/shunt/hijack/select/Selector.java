@@ -22,7 +22,7 @@ import java.util.stream.Collectors;
  */
 public final class Selector {
     /** Best first. A technique joins this list only once it passes the conformance suite. */
-    public static final List<TechniqueId> DEFAULT_RANKING = List.of(TechniqueId.TPROXY, TechniqueId.REDIRECT);
+    public static final List<TechniqueId> DEFAULT_RANKING = List.of(TechniqueId.TC, TechniqueId.TPROXY, TechniqueId.REDIRECT);
 
     private final List<TechniqueId> ranking;
 
@@ -94,6 +94,9 @@ public final class Selector {
         return switch (technique) {
             case REDIRECT -> EnumSet.of(Feature.NFTABLES, Feature.NFT_REDIRECT);
             case TPROXY -> EnumSet.of(Feature.NFTABLES, Feature.NFT_TPROXY, Feature.NFT_SOCKET, Feature.POLICY_ROUTING);
+            // no nftables: tc's install removes Shunt's nft table when there is one, and needs none;
+            // no bpffs: the agent mounts its own where it pins
+            case TC -> EnumSet.of(Feature.BPF, Feature.BPF_SCHED_CLS, Feature.BPF_SK_LOOKUP, Feature.POLICY_ROUTING);
         };
     }
 

@@ -3,8 +3,6 @@ package io.shunt.hijack.tproxy;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.ffi.nft.NftException;
 import io.shunt.ffi.nft.Nftables;
-import io.shunt.ffi.rtnl.FwmarkRule;
-import io.shunt.ffi.rtnl.PolicyRoutes;
 import io.shunt.hijack.HijackException;
 import io.shunt.hijack.Hijacker;
 import io.shunt.hijack.RulePlan;
@@ -79,25 +77,15 @@ public final class TproxyHijacker implements Hijacker {
         TproxySettings s = plan.settings();
         List<String> undone = new ArrayList<>();
         run(pod, "install", () -> {
-            List<Undo> added = new ArrayList<>();
+            List<DivertRouting.Added> added = new ArrayList<>();
             try {
-                // route before rule: once the rule exists, the table it points at is already complete
-                if (!PolicyRoutes.hasLocalDefaultRoute(s.table())) {
-                    PolicyRoutes.addLocalDefaultRoute(s.table());
-                    added.add(new Undo("ip route " + TproxyRuleRenderer.routeText(s),
-                            () -> PolicyRoutes.deleteLocalDefaultRoute(s.table())));
-                }
-                if (!PolicyRoutes.fwmarkRules().contains(s.rule())) {
-                    PolicyRoutes.addFwmarkRule(s.mark(), s.table(), s.rulePriority());
-                    added.add(new Undo("ip rule " + s.rule(),
-                            () -> PolicyRoutes.deleteFwmarkRule(s.mark(), s.table(), s.rulePriority())));
-                }
+                DivertRouting.ensure(s, added);
                 Nftables.run(plan.nft().nftScript());
             } catch (IOException | RuntimeException e) {
-                for (Undo undo : added.reversed()) {
+                for (DivertRouting.Added undo : added.reversed()) {
                     try {
-                        undo.action.run();
-                        undone.add(undo.what);
+                        undo.undo().run();
+                        undone.add(undo.what());
                     } catch (IOException | RuntimeException suppressed) {
                         e.addSuppressed(suppressed);
                     }
@@ -126,12 +114,7 @@ public final class TproxyHijacker implements Hijacker {
     public void remove(NetNs pod) throws HijackException {
         run(pod, "remove", () -> {
             Nftables.run(NftRuleset.removeScript());
-            if (PolicyRoutes.fwmarkRules().contains(settings.rule())) {
-                PolicyRoutes.deleteFwmarkRule(settings.mark(), settings.table(), settings.rulePriority());
-            }
-            if (PolicyRoutes.hasLocalDefaultRoute(settings.table())) {
-                PolicyRoutes.deleteLocalDefaultRoute(settings.table());
-            }
+            DivertRouting.remove(settings);
             return null;
         }, e -> "whatever was not removed yet is still installed; run remove again");
         List<String> remaining = run(pod, "remove (verify)", this::present, e -> "");
@@ -146,12 +129,7 @@ public final class TproxyHijacker implements Hijacker {
     @Override
     public void releaseAfterReplaced(NetNs pod) throws HijackException {
         run(pod, "release of policy routing", () -> {
-            if (PolicyRoutes.fwmarkRules().contains(settings.rule())) {
-                PolicyRoutes.deleteFwmarkRule(settings.mark(), settings.table(), settings.rulePriority());
-            }
-            if (PolicyRoutes.hasLocalDefaultRoute(settings.table())) {
-                PolicyRoutes.deleteLocalDefaultRoute(settings.table());
-            }
+            DivertRouting.remove(settings);
             return null;
         }, e -> "whatever was not removed yet is still installed; it is harmless once nothing sets mark "
                 + "0x" + Integer.toHexString(settings.mark()));
@@ -170,12 +148,7 @@ public final class TproxyHijacker implements Hijacker {
             if (NftRuleset.tablePresentHere()) {
                 out.append(Nftables.run("list table " + NftRuleset.TABLE));
             }
-            if (PolicyRoutes.fwmarkRules().contains(settings.rule())) {
-                out.append("ip rule: ").append(settings.rule()).append('\n');
-            }
-            if (PolicyRoutes.hasLocalDefaultRoute(settings.table())) {
-                out.append("ip route table ").append(settings.table()).append(": local 0.0.0.0/0 dev lo\n");
-            }
+            out.append(DivertRouting.render(settings));
             return out.isEmpty() ? Optional.<String>empty() : Optional.of(out.toString());
         }, e -> "");
     }
@@ -186,12 +159,7 @@ public final class TproxyHijacker implements Hijacker {
         if (NftRuleset.tablePresentHere()) {
             parts.add("nft table " + NftRuleset.TABLE);
         }
-        if (PolicyRoutes.fwmarkRules().contains(settings.rule())) {
-            parts.add("ip rule " + settings.rule());
-        }
-        if (PolicyRoutes.hasLocalDefaultRoute(settings.table())) {
-            parts.add("ip route " + TproxyRuleRenderer.routeText(settings));
-        }
+        parts.addAll(DivertRouting.present(settings));
         return parts;
     }
 
@@ -215,12 +183,4 @@ public final class TproxyHijacker implements Hijacker {
         String of(IOException e);
     }
 
-    /** One step of a partial install to take back, and how to name it. */
-    private record Undo(String what, Step action) {
-    }
-
-    @FunctionalInterface
-    private interface Step {
-        void run() throws IOException;
-    }
 }

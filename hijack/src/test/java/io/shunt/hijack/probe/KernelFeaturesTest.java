@@ -44,6 +44,7 @@ class KernelFeaturesTest {
         expected.put(Feature.BPF_SOCKHASH, "bpf-sockhash");
         expected.put(Feature.BPF_SCHED_CLS, "bpf-sched-cls");
         expected.put(Feature.BPF_SK_ASSIGN, "bpf-sk-assign");
+        expected.put(Feature.BPF_SK_LOOKUP, "bpf-sk-lookup");
         expected.put(Feature.BTF, "btf");
         expected.put(Feature.CGROUP_V2, "cgroup-v2");
         expected.put(Feature.BPFFS, "bpffs");
@@ -102,7 +103,7 @@ class KernelFeaturesTest {
             }
         }
         assertEquals(Set.of(Feature.BPF, Feature.BPF_CGROUP_SOCK_ADDR, Feature.BPF_SOCK_OPS, Feature.BPF_SK_MSG,
-                Feature.BPF_SOCKHASH, Feature.BPF_SCHED_CLS, Feature.BPF_SK_ASSIGN), lost);
+                Feature.BPF_SOCKHASH, Feature.BPF_SCHED_CLS, Feature.BPF_SK_ASSIGN, Feature.BPF_SK_LOOKUP), lost);
 
         KernelFeatures noNft = allSupported().assumeMissing(Set.of(Feature.NFTABLES, Feature.NFT_TPROXY));
         assertEquals(new ProbeResult.Unsupported("masked by --assume-missing=tproxy: simulating a kernel without it"),

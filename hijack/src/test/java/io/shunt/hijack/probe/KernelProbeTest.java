@@ -52,6 +52,7 @@ class KernelProbeTest {
             case BPF_SOCKHASH -> bpftool.mapType("sockhash");
             case BPF_SCHED_CLS -> bpftool.progType("sched_cls");
             case BPF_SK_ASSIGN -> bpftool.progType("sched_cls") && bpftool.helper("sched_cls", "bpf_sk_assign");
+            case BPF_SK_LOOKUP -> bpftool.progType("sk_lookup") && bpftool.helper("sk_lookup", "bpf_sk_assign");
             default -> throw new IllegalArgumentException("no bpftool oracle for " + feature.id() + ": add one");
         };
         ProbeResult result = features.result(feature);

@@ -36,8 +36,9 @@ public final class BpfLink implements AutoCloseable {
     /**
      * What the kernel says about a link ({@code struct bpf_link_info}).
      *
-     * @param cgroupId   for a cgroup link, the cgroup's id (its inode number in cgroupfs); else 0
-     * @param attachType for a cgroup link, the BPF_CGROUP_* attach type; else 0
+     * @param cgroupId   for a cgroup link, the cgroup's id (its inode number in cgroupfs); for a netns
+     *                   link, the namespace's inode number (0 once the namespace is gone); else 0
+     * @param attachType for a cgroup or netns link, the BPF_* attach type; else 0
      */
     public record Info(int id, int type, int programId, long cgroupId, int attachType) {
     }
@@ -97,9 +98,12 @@ public final class BpfLink implements AutoCloseable {
                 MemorySegment info = BpfFds.info(arena, rawFd(), Libbpf.LINK_INFO, "link " + what);
                 int type = info.get(JAVA_INT, offset("type"));
                 boolean cgroup = type == TYPE_CGROUP;
+                // the union's netns member is { __u32 netns_ino; __u32 attach_type; } where cgroup has cgroup_id
+                boolean netns = type == NetnsAttachment.TYPE_NETNS;
+                long union = offset("cgroup_id");
                 return new Info(info.get(JAVA_INT, offset("id")), type, info.get(JAVA_INT, offset("prog_id")),
-                        cgroup ? info.get(JAVA_LONG, offset("cgroup_id")) : 0,
-                        cgroup ? info.get(JAVA_INT, offset("attach_type")) : 0);
+                        cgroup ? info.get(JAVA_LONG, union) : netns ? Integer.toUnsignedLong(info.get(JAVA_INT, union)) : 0,
+                        cgroup ? info.get(JAVA_INT, offset("attach_type")) : netns ? info.get(JAVA_INT, union + 4) : 0);
             }
         });
     }

@@ -168,6 +168,36 @@ public final class BpfMap implements AutoCloseable {
     }
 
     /**
+     * The keys in the map now ({@code bpf_map_get_next_key} from the start), at most
+     * {@link #maxEntries()} of them. A map that changes meanwhile may give a key twice or miss one:
+     * the kernel restarts from the first key when the previous one was deleted.
+     */
+    public List<byte[]> keys() throws BpfException {
+        return guard.use(() -> {
+            List<byte[]> keys = new java.util.ArrayList<>();
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment previous = MemorySegment.NULL;
+                MemorySegment next = arena.allocate(keySize, 8);
+                while (keys.size() < maxEntries) {
+                    MemorySegment from = previous;
+                    int rc = Libbpf.invoke("bpf_map_get_next_key",
+                            () -> (int) Libbpf.handles().mapNextKey().invokeExact(fd, from, next));
+                    if (rc == -Errno.ENOENT) {
+                        break;
+                    }
+                    if (rc < 0) {
+                        throw new BpfException("bpf_map_get_next_key(" + this + ")", -rc);
+                    }
+                    byte[] key = next.toArray(JAVA_BYTE);
+                    keys.add(key);
+                    previous = bytes(arena, key);
+                }
+            }
+            return keys;
+        });
+    }
+
+    /**
      * Removes {@code key}; false when it was not there.
      *
      * @throws BpfException EINVAL for an array map, whose elements cannot be removed (write zero instead)

@@ -16,7 +16,9 @@ public enum BpfProgType {
     /** cgroup/connect4: the {@code sockmap} technique rewrites the destination. */
     CGROUP_SOCK_ADDR(18, "cgroup_sock_addr", 10 /* BPF_CGROUP_INET4_CONNECT */),
     /** cgroup/getsockopt: an optional SO_ORIGINAL_DST answer for the {@code sockmap} technique. */
-    CGROUP_SOCKOPT(25, "cgroup_sockopt", 21 /* BPF_CGROUP_GETSOCKOPT */);
+    CGROUP_SOCKOPT(25, "cgroup_sockopt", 21 /* BPF_CGROUP_GETSOCKOPT */),
+    /** netns socket lookup programs: the {@code tc} technique hands diverted SYNs to the listeners with them. */
+    SK_LOOKUP(30, "sk_lookup", 36 /* BPF_SK_LOOKUP */);
 
     private final int value;
     private final String bpftoolName;

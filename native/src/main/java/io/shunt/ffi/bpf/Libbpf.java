@@ -167,11 +167,11 @@ final class Libbpf {
             MethodHandle objectOpenMem, MethodHandle objectLoad, MethodHandle objectClose,
             MethodHandle findProgram, MethodHandle findMap, MethodHandle programFd, MethodHandle mapFd,
             MethodHandle mapSetPinPath,
-            MethodHandle mapUpdate, MethodHandle mapLookup, MethodHandle mapDelete,
+            MethodHandle mapUpdate, MethodHandle mapLookup, MethodHandle mapDelete, MethodHandle mapNextKey,
             MethodHandle objGetInfo, MethodHandle objPin, MethodHandle objGet,
             MethodHandle tcHookCreate, MethodHandle tcHookDestroy, MethodHandle tcAttach, MethodHandle tcDetach,
             MethodHandle tcQuery,
-            MethodHandle attachCgroup, MethodHandle linkOpen, MethodHandle linkFd, MethodHandle linkPin,
+            MethodHandle attachCgroup, MethodHandle attachNetns, MethodHandle linkOpen, MethodHandle linkFd, MethodHandle linkPin,
             MethodHandle linkUnpin, MethodHandle linkDetach, MethodHandle linkDestroy,
             MethodHandle setPrint, MethodHandle strerror,
             MethodHandle nextProgram, MethodHandle programName, MethodHandle nextMap, MethodHandle mapName) {
@@ -202,6 +202,8 @@ final class Libbpf {
                     lib.function("bpf_map_lookup_elem", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS)),
                     // int bpf_map_delete_elem(int fd, const void *key)
                     lib.function("bpf_map_delete_elem", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS)),
+                    // int bpf_map_get_next_key(int fd, const void *key, void *next_key)
+                    lib.function("bpf_map_get_next_key", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS)),
                     // int bpf_obj_get_info_by_fd(int bpf_fd, void *info, __u32 *info_len)
                     lib.function("bpf_obj_get_info_by_fd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS)),
                     // int bpf_obj_pin(int fd, const char *pathname)
@@ -220,6 +222,8 @@ final class Libbpf {
                     lib.function("bpf_tc_query", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS)),
                     // struct bpf_link *bpf_program__attach_cgroup(const struct bpf_program *prog, int cgroup_fd) [errno]
                     lib.function("bpf_program__attach_cgroup", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT), errno),
+                    // struct bpf_link *bpf_program__attach_netns(const struct bpf_program *prog, int netns_fd) [errno]
+                    lib.function("bpf_program__attach_netns", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT), errno),
                     // struct bpf_link *bpf_link__open(const char *path) [errno]
                     lib.function("bpf_link__open", FunctionDescriptor.of(ADDRESS, ADDRESS), errno),
                     // int bpf_link__fd(const struct bpf_link *link)

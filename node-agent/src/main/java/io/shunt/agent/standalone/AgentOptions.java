@@ -28,7 +28,7 @@ import java.util.stream.Collectors;
 /** The agent's settings as command-line options; turned into an {@link AgentConfig} in one place. */
 final class AgentOptions {
     /** Selector.DEFAULT_RANKING as text, for --help (annotations need a constant; a test keeps them equal). */
-    static final String AUTO_RANKING = "tproxy,redirect";
+    static final String AUTO_RANKING = "tc,tproxy,redirect";
 
     @Option(names = "--technique", defaultValue = "auto", paramLabel = "auto|NAME[,NAME...]",
             description = {"Techniques to try for each pod, best first; the first that the kernel supports and that "

@@ -177,7 +177,7 @@ class AgentOptionsTest {
             "--exclude-inbound-port=0             | port 0 is out of range",
             "--exclude-cidr=10.0.0.1/8            | 10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?",
             "--include-cidr=fd00::/8              | IPv6 CIDR 'fd00::/8'",
-            "--technique=nosuch                   | unknown technique 'nosuch'; known techniques: redirect, tproxy",
+            "--technique=nosuch                   | unknown technique 'nosuch'; known techniques: redirect, tproxy, tc",
             "--transport=kqueue                   | unknown transport 'kqueue'",
             "--idle-timeout=0s                    | --idle-timeout '0s' is not a positive duration",
             "--connect-timeout=10                 | --connect-timeout '10' is not a positive duration",
