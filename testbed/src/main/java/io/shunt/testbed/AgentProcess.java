@@ -90,6 +90,10 @@ public final class AgentProcess implements AutoCloseable {
         cmd.add("--add-exports");
         cmd.add("java.base/sun.nio.ch=ALL-UNNAMED");
         cmd.addAll(NODE_AGENT_JVM_FLAGS);
+        if (System.getenv("SHUNT_TC_BPFFS") == null) {
+            // The tc technique mounts a bpffs for its pins; ours, not the host's /run/shunt/bpf.
+            cmd.add("-Dshunt.tc.bpffs=" + HarnessBpffs.path());
+        }
         // After the defaults: for the JVM the last of two conflicting flags wins.
         cmd.addAll(jvmOptions);
         cmd.add("-cp");

@@ -1,6 +1,8 @@
 package io.shunt.testbed;
 
 import io.shunt.ffi.netns.NetNs;
+import io.shunt.hijack.Hijackers;
+import io.shunt.hijack.TechniqueId;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -55,20 +57,17 @@ public final class Demo {
                 out.println("   echo servers listening: " + hostPort(service) + ", " + hostPort(database)
                         + ", and an app in pod-a on " + hostPort(app));
 
-                heading("2. Start the agent: it probes the kernel, picks the best technique for each pod (tproxy, else "
-                        + "redirect),\n   intercepts pod-a and pod-b, and excludes " + database.getAddress().getHostAddress() + "/32");
+                heading("2. Start the agent: it probes the kernel, picks the best technique for each pod (tc, else tproxy, "
+                        + "else redirect),\n   intercepts pod-a and pod-b, and excludes " + database.getAddress().getHostAddress() + "/32");
                 List<String> agentArgs = List.of("--pod", "pod-a=" + podA.netnsPath(), "--pod", "pod-b=" + podB.netnsPath(),
                         "--exclude-cidr", database.getAddress().getHostAddress() + "/32", "--log-connections");
                 out.println("   shunt-agent " + String.join(" ", agentArgs));
                 try (AgentProcess agent = AgentProcess.start(agentArgs, out, Duration.ofSeconds(60))) {
-                    heading("3. What the agent installed in pod-a: one nftables table, applied as one transaction"
-                            + " (and, for tproxy, a policy route)");
-                    Topology.exec(podA.netnsName(), "nft", "list", "table", "inet", "shunt").lines()
+                    TechniqueId chosen = chosenFor(agent, "pod-a");
+                    heading("3. What the agent installed in pod-a for " + chosen.id() + ", as the kernel reports it "
+                            + "(shuntctl rules shows the same)");
+                    Hijackers.of(chosen).installed(nsA).orElse("(nothing: this is a bug)").lines()
                             .forEach(l -> out.println("   " + l));
-                    Topology.exec(podA.netnsName(), "ip", "rule").lines().filter(l -> l.contains("fwmark"))
-                            .forEach(l -> out.println("   ip rule: " + l.strip()));
-                    Topology.exec(podA.netnsName(), "ip", "route", "show", "table", "all").lines()
-                            .filter(l -> l.startsWith("local default")).forEach(l -> out.println("   ip route: " + l));
 
                     heading("4. Real connections");
                     List<Row> rows = new ArrayList<>();
@@ -100,7 +99,14 @@ public final class Demo {
                 }
                 for (PodNs pod : List.of(podA, podB)) {
                     String rules = Topology.exec(pod.netnsName(), "nft", "list", "ruleset").strip();
-                    check(rules.isEmpty(), pod.name() + " has no rules left" + (rules.isEmpty() ? "" : ":\n" + rules));
+                    check(rules.isEmpty(), pod.name() + " has no nftables rules left" + (rules.isEmpty() ? "" : ":\n" + rules));
+                    try (NetNs ns = pod.open()) {
+                        for (TechniqueId technique : TechniqueId.values()) {
+                            var left = Hijackers.of(technique).installed(ns);
+                            check(left.isEmpty(), pod.name() + " has nothing of " + technique.id() + " left"
+                                    + left.map(l -> ":\n" + l).orElse(""));
+                        }
+                    }
                 }
             }
         }
@@ -167,5 +173,15 @@ public final class Demo {
     }
 
     private record Row(String label, String hello, List<Map<String, String>> connections) {
+    }
+
+    /** The technique the agent's ready line reports for {@code pod}, e.g. {@code pod-a=tc}. */
+    private static TechniqueId chosenFor(AgentProcess agent, String pod) {
+        String ready = agent.output().stream().filter(l -> l.startsWith("shunt-agent ready")).findFirst().orElseThrow();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(pod) + "=(\\w+)").matcher(ready);
+        if (!m.find()) {
+            throw new IllegalStateException("the agent's ready line does not name " + pod + "'s technique: " + ready);
+        }
+        return TechniqueId.fromId(m.group(1));
     }
 }
