@@ -47,49 +47,57 @@ class UpgradeTest {
             try (NetNs up = topology.upstream().open(); NetNs podNs = pod.open();
                  EchoServer upstream = EchoServer.start(up, service)) {
                 AgentProcess old = AgentProcess.start(args, null, Duration.ofSeconds(60));
-                AgentProcess successor = null;
-                Requests requests = Requests.start(podNs, service);
-                try (SocketChannel longLived = PodClient.connect(podNs, service, Duration.ofSeconds(10))) {
-                    longLived.socket().setSoTimeout(10_000);
-                    InputStream in = longLived.socket().getInputStream();
-                    while (in.read() != '\n') {
-                        // the greeting
-                    }
-                    roundTrip(longLived, in, "before");
-                    requests.awaitSuccesses(20);
+                AgentProcess[] successor = new AgentProcess[1];
+                try {
+                    Requests requests = Requests.start(podNs, service);
+                    try (SocketChannel longLived = PodClient.connect(podNs, service, Duration.ofSeconds(10))) {
+                        longLived.socket().setSoTimeout(10_000);
+                        InputStream in = longLived.socket().getInputStream();
+                        while (in.read() != '\n') {
+                            // the greeting
+                        }
+                        roundTrip(longLived, in, "before");
+                        requests.awaitSuccesses(20);
 
-                    List<String> takeOver = new java.util.ArrayList<>(args);
-                    takeOver.add("--take-over");
-                    successor = AgentProcess.start(takeOver, null, Duration.ofSeconds(60));
+                        List<String> takeOver = new java.util.ArrayList<>(args);
+                        takeOver.add("--take-over");
+                        successor[0] = AgentProcess.start(takeOver, null, Duration.ofSeconds(60));
 
-                    long atTakeOver = requests.successes();
-                    assertTrue(KernelTestSupport.await(Duration.ofSeconds(15), () -> requests.successes() > atTakeOver + 20),
-                            "requests keep succeeding after the take-over");
-                    assertNotNull(successor.nextConnection(Duration.ofSeconds(10)), "the new agent serves new connections");
-                    for (int i = 0; i < 10; i++) {
-                        roundTrip(longLived, in, "during drain " + i);
+                        long atTakeOver = requests.successes();
+                        assertTrue(KernelTestSupport.await(Duration.ofSeconds(15), () -> requests.successes() > atTakeOver + 20),
+                                "requests keep succeeding after the take-over");
+                        assertNotNull(successor[0].nextConnection(Duration.ofSeconds(10)), "the new agent serves new connections");
+                        for (int i = 0; i < 10; i++) {
+                            roundTrip(longLived, in, "during drain " + i);
+                        }
+                        assertTrue(old.output().stream().anyMatch(l -> l.contains("handed 1 pod(s) over")), String.join("\n", old.output()));
                     }
-                    assertTrue(old.output().stream().anyMatch(l -> l.contains("handed 1 pod(s) over")), String.join("\n", old.output()));
+                    // The long-lived connection ended: the old agent has drained and goes, leaving the rules.
+                    assertEquals(0, old.stop(Duration.ofSeconds(30)), String.join("\n", old.output()));
+                    requests.close();
+                    assertEquals(0, requests.failures(), "failed requests during the upgrade: " + requests.lastFailure());
+                    assertEquals(0, requests.hung(), "hung requests during the upgrade");
+
+                    String tables = Topology.exec(pod.netnsName(), "nft", "list", "tables");
+                    assertEquals(technique == TechniqueId.TC ? 0 : 1,
+                            tables.lines().filter(l -> l.contains("table inet shunt")).count(), tables);
+                    String filters = Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress");
+                    assertEquals(technique == TechniqueId.TC ? 1 : 0,
+                            filters.lines().filter(l -> l.contains("shunt_eth_egres")).count(), filters); // the kernel keeps 15 characters
+                    String listening = Topology.exec(pod.netnsName(), "ss", "-Hltn", "( sport = :15001 or sport = :15006 )");
+                    assertEquals(2, listening.strip().lines().count(), "only the new agent's two listeners:\n" + listening);
+                    assertArrayEquals("after".getBytes(), PodClient.exchange(podNs, service, "after".getBytes()).echoedBytes());
+
+                    assertEquals(0, successor[0].stop(Duration.ofSeconds(30)));
+                    assertEquals("", Topology.exec(pod.netnsName(), "nft", "list", "ruleset").strip());
+                    assertEquals("", Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress").strip());
+                } finally {
+                    // Whatever failed above, no agent outlives the test.
+                    old.close();
+                    if (successor[0] != null) {
+                        successor[0].close();
+                    }
                 }
-                // The long-lived connection ended: the old agent has drained and goes, leaving the rules.
-                assertEquals(0, old.stop(Duration.ofSeconds(30)), String.join("\n", old.output()));
-                requests.close();
-                assertEquals(0, requests.failures(), "failed requests during the upgrade: " + requests.lastFailure());
-                assertEquals(0, requests.hung(), "hung requests during the upgrade");
-
-                String tables = Topology.exec(pod.netnsName(), "nft", "list", "tables");
-                assertEquals(technique == TechniqueId.TC ? 0 : 1,
-                        tables.lines().filter(l -> l.contains("table inet shunt")).count(), tables);
-                String filters = Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress");
-                assertEquals(technique == TechniqueId.TC ? 1 : 0,
-                        filters.lines().filter(l -> l.contains("shunt_eth_egres")).count(), filters); // the kernel keeps 15 characters
-                String listening = Topology.exec(pod.netnsName(), "ss", "-Hltn", "( sport = :15001 or sport = :15006 )");
-                assertEquals(2, listening.strip().lines().count(), "only the new agent's two listeners:\n" + listening);
-                assertArrayEquals("after".getBytes(), PodClient.exchange(podNs, service, "after".getBytes()).echoedBytes());
-
-                assertEquals(0, successor.stop(Duration.ofSeconds(30)));
-                assertEquals("", Topology.exec(pod.netnsName(), "nft", "list", "ruleset").strip());
-                assertEquals("", Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress").strip());
             }
         } finally {
             KernelTestSupport.deleteRecursively(dir);
