@@ -33,4 +33,8 @@ public record AgentConfig(List<TechniqueId> ranking, Set<Feature> assumeMissing,
     public AgentConfig(TechniqueId technique, CapturePolicy policy, EngineConfig engine, boolean logConnections) {
         this(List.of(technique), Set.of(), policy, engine, logConnections);
     }
+
+    public AgentConfig withPolicy(CapturePolicy p) {
+        return new AgentConfig(ranking, assumeMissing, p, engine, logConnections);
+    }
 }

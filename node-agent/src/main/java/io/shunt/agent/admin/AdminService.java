@@ -44,6 +44,7 @@ public final class AdminService {
     private final NodeAgent agent;
     private final String version;
     private final Lifecycle lifecycle;
+    private final java.util.Optional<ExclusionJournal> journal;
 
     /** What the agent process does beyond the pods: uninstall from the node, hand over to a successor, stop. */
     public interface Lifecycle {
@@ -64,9 +65,15 @@ public final class AdminService {
     }
 
     public AdminService(NodeAgent agent, String version, Lifecycle lifecycle) {
+        this(agent, version, lifecycle, java.util.Optional.empty());
+    }
+
+    /** @param journal where live exclusion changes are recorded for the next start, if the agent keeps state */
+    public AdminService(NodeAgent agent, String version, Lifecycle lifecycle, java.util.Optional<ExclusionJournal> journal) {
         this.agent = agent;
         this.version = version;
         this.lifecycle = lifecycle;
+        this.journal = journal;
     }
 
     public AdminReply handle(AdminRequest request) {
@@ -184,6 +191,14 @@ public final class AdminService {
         }
         try {
             List<String> applied = agent.changePolicy(next);
+            if (journal.isPresent()) {
+                try {
+                    journal.get().record(request.arg("kind"), request.arg("value"), add);
+                } catch (IOException e) {
+                    LOG.error("the change is live but could not be recorded in {}: {}; a restart will not keep it",
+                            journal.get().file(), e.getMessage());
+                }
+            }
             return new Views.Change((add ? "excluded " : "no longer excluded: ") + what + " on " + applied.size()
                     + " pod(s)", applied, Map.of());
         } catch (HijackException e) {

@@ -56,6 +56,12 @@ record Exclusion<T>(T entry, String what, Function<CapturePolicy, List<T>> list,
         return with.apply(policy, copy);
     }
 
+    /** The policy without the entry, or the same policy when it is not there. */
+    CapturePolicy removeFromIfPresent(CapturePolicy policy) {
+        List<T> copy = new ArrayList<>(list.apply(policy));
+        return copy.remove(entry) ? with.apply(policy, copy) : policy;
+    }
+
     /** The policy without the entry; refused when it is not there, naming what is. */
     CapturePolicy removeFrom(CapturePolicy policy) throws AdminException {
         List<T> entries = list.apply(policy);

@@ -10,6 +10,7 @@ import io.shunt.k8s.KubeClients;
 import io.shunt.k8s.PodWatcher;
 import io.shunt.agent.admin.AdminEndpoint;
 import io.shunt.agent.admin.AdminService;
+import io.shunt.agent.admin.ExclusionJournal;
 import io.shunt.agent.cni.CniEndpoint;
 import io.shunt.agent.metrics.MetricsServer;
 import io.shunt.agent.cni.conflist.ChainEntry;
@@ -153,6 +154,8 @@ public final class StandaloneMain implements Callable<Integer> {
     private final java.util.concurrent.ConcurrentLinkedDeque<AutoCloseable> services =
             new java.util.concurrent.ConcurrentLinkedDeque<>();
     private volatile ConflistGuard conflistGuard;
+    /** Live exclusion changes, kept beside the state file; null without one. */
+    private ExclusionJournal exclusions;
 
     @CommandLine.Option(names = "--log-format", paramLabel = "text|json", defaultValue = "text",
             description = "text: one line per event; json: one JSON object per line (an event about a pod carries "
@@ -238,6 +241,10 @@ public final class StandaloneMain implements Callable<Integer> {
         List<PodSpec> podSpecs;
         try {
             config = options.toConfig();
+            if (stateFile != null) {
+                exclusions = ExclusionJournal.besides(stateFile);
+                config = config.withPolicy(exclusions.applyTo(config.policy()));
+            }
             Map<String, TechniqueId> pinned = options.pinnedTechniques();
             podSpecs = pods.stream().map(PodSpec::parse)
                     .map(p -> pinned.containsKey(p.name()) ? p.withTechnique(pinned.get(p.name())) : p).toList();
@@ -249,6 +256,9 @@ public final class StandaloneMain implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             err.println("shunt-agent: " + oneLine(e.getMessage()));
             return EXIT_USAGE;
+        } catch (IOException e) {
+            err.println("shunt-agent: cannot read the live exclusions kept beside " + stateFile + ": " + oneLine(e.getMessage()));
+            return EXIT_FAILURE;
         }
         if (cniConfDir != null && cniSocket == null) {
             err.println("shunt-agent: --cni-conf-dir chains shunt-cni to this agent's CNI socket; give --cni-socket PATH too");
@@ -403,7 +413,7 @@ public final class StandaloneMain implements Callable<Integer> {
         }
         if (adminSocket != null) {
             startService("cannot serve the admin API on " + adminSocket, () -> AdminEndpoint.start(adminSocket,
-                    new AdminService(agent, VERSION, lifecycle(conflist)), ADMIN_CONCURRENCY, ADMIN_REQUEST_TIMEOUT));
+                    new AdminService(agent, VERSION, lifecycle(conflist), Optional.ofNullable(exclusions)), ADMIN_CONCURRENCY, ADMIN_REQUEST_TIMEOUT));
         }
         if (conflist != null) {
             startService("cannot chain shunt-cni into " + cniConfDir, () -> {
@@ -472,6 +482,9 @@ public final class StandaloneMain implements Callable<Integer> {
                 }
                 if (stateFile != null) {
                     try {
+                        if (exclusions != null) {
+                            java.nio.file.Files.deleteIfExists(exclusions.file());
+                        }
                         java.nio.file.Files.deleteIfExists(stateFile);
                     } catch (IOException e) {
                         left.add("state file " + stateFile + ": " + e.getMessage());

@@ -27,6 +27,14 @@ record NetworkConfigFile(Path file, byte[] bytes, ObjectNode json) {
 
     /** Parses a file's content; a content the runtime could not load either is refused. */
     static NetworkConfigFile parse(Path file, byte[] bytes) throws InvalidConfigException {
+        try {
+            // Jackson reads broken UTF-8 leniently, and what it writes back differs from what it read:
+            // a configuration Shunt would rewrite must be exactly what the runtime reads.
+            StandardCharsets.UTF_8.newDecoder().onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT).decode(java.nio.ByteBuffer.wrap(bytes));
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new InvalidConfigException(file, "is not valid UTF-8");
+        }
         JsonNode node;
         try {
             node = JSON.readTree(bytes);
