@@ -116,12 +116,12 @@ public final class Bench {
                 }
                 given.put(arg, args[++i]);
             }
-            int seconds = integer(given, "--seconds", quick ? 2 : 5, 1, 60);
-            int rounds = integer(given, "--rounds", quick ? 1 : 3, 1, 9);
+            int seconds = OptionValues.integer(given, "--seconds", quick ? 2 : 5, 1, 60);
+            int rounds = OptionValues.integer(given, "--rounds", quick ? 1 : 3, 1, 9);
             List<Integer> connections = connections(given.getOrDefault("--connections", "1,32"));
-            int newConnections = integer(given, "--new-connections", 32, 0, 512);
-            int bulkSeconds = integer(given, "--bulk-seconds", seconds, 0, 60);
-            int timeLimit = integer(given, "--time-limit", quick ? 120 : 600, 60, 3600);
+            int newConnections = OptionValues.integer(given, "--new-connections", 32, 0, 512);
+            int bulkSeconds = OptionValues.integer(given, "--bulk-seconds", seconds, 0, 60);
+            int timeLimit = OptionValues.integer(given, "--time-limit", quick ? 120 : 600, 60, 3600);
             String transport = given.getOrDefault("--transport", "auto");
             if (!transport.matches("[a-z0-9_]+")) {
                 throw new IllegalArgumentException("--transport '" + transport + "': give a name such as auto, io_uring,"
@@ -179,21 +179,6 @@ public final class Bench {
             return list;
         }
 
-        private static int integer(Map<String, String> given, String option, int fallback, int min, int max) {
-            String value = given.get(option);
-            if (value == null) {
-                return fallback;
-            }
-            try {
-                int n = Integer.parseInt(value.strip());
-                if (n >= min && n <= max) {
-                    return n;
-                }
-            } catch (NumberFormatException e) {
-                // reported below with the allowed range
-            }
-            throw new IllegalArgumentException(option + " " + value + ": give a whole number from " + min + " to " + max);
-        }
     }
 
     /** What goes to the JSON file. */

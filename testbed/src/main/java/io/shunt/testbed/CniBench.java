@@ -127,12 +127,12 @@ public final class CniBench {
                 }
                 given.put(arg, args[++i]);
             }
-            int pods = integer(given, "--pods", 200, 1, MAX_PODS);
+            int pods = OptionValues.integer(given, "--pods", 200, 1, MAX_PODS);
             List<Integer> levels = given.containsKey("--memory-at") ? levels(given.get("--memory-at"), pods)
                     : defaultLevels(pods);
-            int seconds = integer(given, "--time-limit", 900, 60, 3600);
-            String transport = word(given, "--transport", "auto");
-            String technique = word(given, "--technique", "auto");
+            int seconds = OptionValues.integer(given, "--time-limit", 900, 60, 3600);
+            String transport = OptionValues.word(given, "--transport", "auto");
+            String technique = OptionValues.word(given, "--technique", "auto");
             return new Options(pods, levels, transport, technique, Duration.ofSeconds(seconds),
                     Path.of(given.getOrDefault("--json", "target/bench-cni.json")));
         }
@@ -163,30 +163,6 @@ public final class CniBench {
             return List.copyOf(levels);
         }
 
-        private static int integer(Map<String, String> given, String option, int fallback, int min, int max) {
-            String value = given.get(option);
-            if (value == null) {
-                return fallback;
-            }
-            try {
-                int n = Integer.parseInt(value.strip());
-                if (n >= min && n <= max) {
-                    return n;
-                }
-            } catch (NumberFormatException e) {
-                // reported below with the allowed range
-            }
-            throw new IllegalArgumentException(option + " " + value + ": give a whole number from " + min + " to " + max);
-        }
-
-        private static String word(Map<String, String> given, String option, String fallback) {
-            String value = given.getOrDefault(option, fallback);
-            if (!value.matches("[a-z0-9_,]+")) {
-                throw new IllegalArgumentException(option + " '" + value + "': give a name such as auto, or a"
-                        + " comma-separated list; see ./shunt agent --help");
-            }
-            return value;
-        }
     }
 
     public static void main(String[] args) throws Exception {

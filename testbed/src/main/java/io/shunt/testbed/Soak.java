@@ -129,8 +129,8 @@ public final class Soak {
                 }
                 given.put(arg, args[++i]);
             }
-            int pods = integer(given, "--pods", 200, 1, PodNamespaces.MAX);
-            int routable = integer(given, "--routable-pods", Math.min(Topology.MAX_PODS, pods), 1, Topology.MAX_PODS);
+            int pods = OptionValues.integer(given, "--pods", 200, 1, PodNamespaces.MAX);
+            int routable = OptionValues.integer(given, "--routable-pods", Math.min(Topology.MAX_PODS, pods), 1, Topology.MAX_PODS);
             if (routable > pods) {
                 throw new IllegalArgumentException("--routable-pods " + routable + " is more than --pods " + pods);
             }
@@ -144,12 +144,12 @@ public final class Soak {
                 throw new IllegalArgumentException("--flat-mib-per-minute " + given.get("--flat-mib-per-minute")
                         + ": give a number above 0, e.g. 1.0");
             }
-            return new Options(integer(given, "--minutes", 10, 1, 120), pods, routable,
-                    integer(given, "--connections", 5000, 1, MAX_CONNECTIONS),
-                    integer(given, "--churn", 200, 0, MAX_CHURN),
-                    Duration.ofMillis(integer(given, "--period-ms", 1000, 100, 60_000)),
-                    integer(given, "--sample-seconds", 10, 5, 60),
-                    word(given, "--transport", "auto"), word(given, "--technique", "auto"), flat,
+            return new Options(OptionValues.integer(given, "--minutes", 10, 1, 120), pods, routable,
+                    OptionValues.integer(given, "--connections", 5000, 1, MAX_CONNECTIONS),
+                    OptionValues.integer(given, "--churn", 200, 0, MAX_CHURN),
+                    Duration.ofMillis(OptionValues.integer(given, "--period-ms", 1000, 100, 60_000)),
+                    OptionValues.integer(given, "--sample-seconds", 10, 5, 60),
+                    OptionValues.word(given, "--transport", "auto"), OptionValues.word(given, "--technique", "auto"), flat,
                     jvmOptions(given.getOrDefault("--agent-jvm-options", "")),
                     Path.of(given.getOrDefault("--json", "target/soak.json")));
         }
@@ -175,30 +175,6 @@ public final class Soak {
             return 2L * (connections + Math.max(50, churnPerSecond)) + 1024;
         }
 
-        private static int integer(Map<String, String> given, String option, int fallback, int min, int max) {
-            String value = given.get(option);
-            if (value == null) {
-                return fallback;
-            }
-            try {
-                int n = Integer.parseInt(value.strip());
-                if (n >= min && n <= max) {
-                    return n;
-                }
-            } catch (NumberFormatException e) {
-                // reported below with the allowed range
-            }
-            throw new IllegalArgumentException(option + " " + value + ": give a whole number from " + min + " to " + max);
-        }
-
-        private static String word(Map<String, String> given, String option, String fallback) {
-            String value = given.getOrDefault(option, fallback);
-            if (!value.matches("[a-z0-9_,]+")) {
-                throw new IllegalArgumentException(option + " '" + value + "': give a name such as auto, or a"
-                        + " comma-separated list; see ./shunt agent --help");
-            }
-            return value;
-        }
     }
 
     /**

@@ -1,17 +1,11 @@
 package io.shunt.ffi.bpf;
 
-import io.shunt.ffi.libc.Errno;
 import io.shunt.ffi.libc.Libc;
 import io.shunt.ffi.libc.Mounts;
-import io.shunt.ffi.libc.internal.LibcHandles;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.Optional;
 
 /**
  * A program attached to a cgroup v2 group through a BPF link ({@code bpf_program__attach_cgroup},
@@ -22,15 +16,9 @@ import java.util.Optional;
  * <p>Attaching to the root of a cgroup hierarchy is refused: it would reach every process on the
  * host, and Shunt attaches only to groups it manages.
  */
-public final class CgroupAttachment implements AutoCloseable {
-    private final BpfLink link;
-    private final String cgroup;
-    private final BpfLink.Info info;
-
+public final class CgroupAttachment extends LinkAttachment {
     private CgroupAttachment(BpfLink link, String cgroup, BpfLink.Info info) {
-        this.link = link;
-        this.cgroup = cgroup;
-        this.info = info;
+        super(link, cgroup, info);
     }
 
     /**
@@ -44,25 +32,8 @@ public final class CgroupAttachment implements AutoCloseable {
         requireManagedGroup(cgroupDir);
         int cgroupFd = Libc.open(cgroupDir.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC);
         try {
-            String what = program.name() + " on cgroup " + cgroupDir;
-            MemorySegment link = program.use(() -> {
-                MemorySegment created;
-                int errno;
-                List<String> printed;
-                try (Arena arena = Arena.ofConfined(); LibbpfLog.Capture capture = LibbpfLog.capture()) {
-                    MemorySegment state = LibcHandles.callState(arena);
-                    created = Libbpf.invokePointer("bpf_program__attach_cgroup", () -> (MemorySegment) Libbpf.handles()
-                            .attachCgroup().invokeExact(state, program.pointer(), cgroupFd));
-                    errno = LibcHandles.errno(state);
-                    printed = capture.lines();
-                }
-                if (created.equals(MemorySegment.NULL)) {
-                    throw new BpfException("bpf_program__attach_cgroup(" + program + ", " + cgroupDir + ")",
-                            errno == 0 ? Errno.EINVAL : errno, printed, "", "");
-                }
-                return created;
-            });
-            BpfLink owned = BpfLink.own(link, what);
+            BpfLink owned = createLink("bpf_program__attach_cgroup", Libbpf.handles().attachCgroup(), program, cgroupFd,
+                    cgroupDir, "cgroup");
             try {
                 return new CgroupAttachment(owned, cgroupDir.toString(), owned.info());
             } catch (IOException | RuntimeException e) {
@@ -81,13 +52,9 @@ public final class CgroupAttachment implements AutoCloseable {
      * @throws BpfException when nothing is pinned there or the pin holds no cgroup link
      */
     public static CgroupAttachment adopt(Path pin) throws IOException {
-        BpfLink link = BpfLink.openPinned(pin);
+        BpfLink link = openPinned(pin, BpfLink.TYPE_CGROUP, "cgroup");
         try {
             BpfLink.Info info = link.info();
-            if (info.type() != BpfLink.TYPE_CGROUP) {
-                throw new BpfException("adopt cgroup link pinned at " + pin, Errno.EINVAL, List.of(), "",
-                        "the pin holds a link of type " + info.type() + ", not a cgroup link (type " + BpfLink.TYPE_CGROUP + ")");
-            }
             return new CgroupAttachment(link, "cgroup id " + info.cgroupId(), info);
         } catch (IOException | RuntimeException e) {
             link.close();
@@ -95,46 +62,9 @@ public final class CgroupAttachment implements AutoCloseable {
         }
     }
 
-    public BpfLink link() {
-        return link;
-    }
-
     /** The cgroup's id, as the kernel reported it when attached or adopted (its inode number in cgroupfs). */
     public long cgroupId() {
         return info.cgroupId();
-    }
-
-    /** The attached program's id. */
-    public int programId() {
-        return info.programId();
-    }
-
-    public void pin(Path pin) throws IOException {
-        link.pin(pin);
-    }
-
-    public Optional<Path> pinPath() {
-        return link.pinPath();
-    }
-
-    public void unpin() throws BpfException {
-        link.unpin();
-    }
-
-    /** Detaches the program now, pinned or not; see {@link BpfLink#detach()}. */
-    public void detach() throws BpfException {
-        link.detach();
-    }
-
-    /** Releases this handle; a pinned attachment stays. See {@link BpfLink#close()}. */
-    @Override
-    public void close() {
-        link.close();
-    }
-
-    @Override
-    public String toString() {
-        return "program id " + info.programId() + " on " + cgroup + " (link id " + info.id() + ")";
     }
 
     /** A cgroup v2 folder that is not the hierarchy's root (only the root lacks {@code cgroup.type}). */
