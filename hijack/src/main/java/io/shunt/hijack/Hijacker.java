@@ -3,6 +3,7 @@ package io.shunt.hijack;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.policy.CapturePolicy;
 
+import java.nio.file.Path;
 import java.util.Optional;
 
 /**
@@ -52,6 +53,19 @@ public interface Hijacker {
      */
     default void install(NetNs pod, CapturePolicy policy, ListenerSockets listeners) throws HijackException {
         install(pod, policy);
+    }
+
+    /**
+     * {@link #install(NetNs, CapturePolicy, ListenerSockets)}, for a technique that attaches to the
+     * pod's cgroup v2 group ({@code sockmap}) as well. The agent always calls this form, with the
+     * group when it knows one; techniques that work on the network namespace alone ignore it. A
+     * cgroup technique refuses a fresh install without a group, so selection falls back.
+     *
+     * @param cgroup the pod's cgroup v2 folder, e.g. {@code /sys/fs/cgroup/kubepods.slice/...}
+     */
+    default void install(NetNs pod, CapturePolicy policy, ListenerSockets listeners, Optional<Path> cgroup)
+            throws HijackException {
+        install(pod, policy, listeners);
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.shunt.hijack;
 
 import io.shunt.hijack.redirect.RedirectHijacker;
+import io.shunt.hijack.sockmap.SockmapHijacker;
 import io.shunt.hijack.tc.TcHijacker;
 import io.shunt.hijack.tproxy.TproxyHijacker;
 
@@ -14,6 +15,7 @@ public final class Hijackers {
             case REDIRECT -> new RedirectHijacker();
             case TPROXY -> new TproxyHijacker();
             case TC -> new TcHijacker();
+            case SOCKMAP -> new SockmapHijacker();
         };
     }
 }

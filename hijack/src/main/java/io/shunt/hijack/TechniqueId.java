@@ -14,7 +14,13 @@ public enum TechniqueId {
     /** nftables TPROXY plus an fwmark policy route inside the pod netns, to IP_TRANSPARENT listeners. */
     TPROXY("tproxy"),
     /** eBPF, no netfilter: a tc egress program hairpins outbound SYNs into lo, an sk_lookup program hands them to the listeners. */
-    TC("tc");
+    TC("tc"),
+    /**
+     * eBPF on the pod's cgroup: connect4/connect6 send the app's connect() to the outbound listener,
+     * sockops and sk_msg move the bytes between the app's and the proxy's sockets without the
+     * loopback TCP stack; inbound as tc does (sk_lookup).
+     */
+    SOCKMAP("sockmap");
 
     private final String id;
 

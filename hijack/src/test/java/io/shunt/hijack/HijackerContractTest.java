@@ -20,6 +20,7 @@ class HijackerContractTest {
             case REDIRECT -> new RedirectHijacker();
             case TPROXY -> new TproxyHijacker();
             case TC -> new TcHijacker();
+            case SOCKMAP -> new io.shunt.hijack.sockmap.SockmapHijacker();
         };
     }
 

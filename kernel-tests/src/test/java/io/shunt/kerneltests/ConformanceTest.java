@@ -6,6 +6,8 @@ import io.shunt.agent.PodSetupException;
 import io.shunt.agent.registry.PodSpec;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.TechniqueId;
+import io.shunt.proxy.Transport;
+import io.shunt.hijack.tc.TcHijacker;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.policy.Cidr;
 import io.shunt.hijack.policy.PortRange;
@@ -15,6 +17,7 @@ import io.shunt.proxy.PodCounters;
 import io.shunt.testbed.EchoServer;
 import io.shunt.testbed.PodClient;
 import io.shunt.testbed.PodNs;
+import io.shunt.testbed.ScratchCgroup;
 import io.shunt.testbed.Topology;
 import io.shunt.agent.registry.ManagedPod;
 import io.shunt.hijack.probe.Feature;
@@ -38,6 +41,7 @@ import java.net.StandardProtocolFamily;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -93,6 +97,9 @@ class ConformanceTest {
     private EchoServer appServer;
     private EchoServer unmeshedAppServer;
     private NodeAgent agent;
+    /** sockmap only: the group the pods' programs attach to; this JVM, the pods' clients, runs in it. */
+    private ScratchCgroup cgroup;
+    private AutoCloseable inCgroup;
 
     @BeforeParameterizedClassInvocation
     void buildTopologyAndStartAgent() throws IOException {
@@ -127,8 +134,17 @@ class ConformanceTest {
                 .withExcludeOutboundPorts(List.of(PortRange.of(EXCLUDED_PORT)))
                 .withExcludeInboundPorts(List.of(PortRange.of(EXCLUDED_INBOUND_PORT)))
                 .withExcludeOutboundOwners(List.of(SocketOwner.uid(EXCLUDED_UID)))));
-        agent.addPod(new PodSpec("pod-a", podA.netnsPath()));
-        agent.addPod(new PodSpec("pod-b", podB.netnsPath()));
+        PodSpec a = new PodSpec("pod-a", podA.netnsPath());
+        PodSpec b = new PodSpec("pod-b", podB.netnsPath());
+        if (technique == TechniqueId.SOCKMAP) {
+            // the pods share one group: each pod's programs act only on sockets of its own netns
+            cgroup = ScratchCgroup.create("shunt-kt");
+            inCgroup = cgroup.enter();
+            a = a.withCgroup(cgroup.dir());
+            b = b.withCgroup(cgroup.dir());
+        }
+        agent.addPod(a);
+        agent.addPod(b);
     }
 
     /** Each case of a technique the kernel does not offer is reported as skipped, with the reason. */
@@ -145,10 +161,15 @@ class ConformanceTest {
                 // After shutdown the pods' namespaces are exactly as before: nothing of Shunt left.
                 assertNothingInstalled(podA);
                 assertNothingInstalled(podB);
+                if (cgroup != null) {
+                    assertEquals("", cgroupPrograms(), "programs left on " + cgroup.dir());
+                    Path pins = TcHijacker.configuredBpffs().resolve("shunt").resolve("sockmap");
+                    assertFalse(Files.exists(pins), "sockmap pins left in " + pins);
+                }
             }
         } finally {
             for (AutoCloseable c : new AutoCloseable[]{appServer, unmeshedAppServer, serviceServer, excludedCidrServer, excludedPortServer,
-                    nsA, nsB, nsC}) {
+                    nsA, nsB, nsC, inCgroup, cgroup}) {
                 closeQuietly(c);
             }
             if (topology != null) {
@@ -159,6 +180,8 @@ class ConformanceTest {
             agent = null;
             topology = null;
             appServer = unmeshedAppServer = serviceServer = excludedCidrServer = excludedPortServer = null;
+            inCgroup = null;
+            cgroup = null;
             nsA = nsB = nsC = null;
         }
     }
@@ -358,7 +381,8 @@ class ConformanceTest {
     @Test
     void releasingAPodRemovesItsRulesAndItsTrafficGoesDirectAgain() throws IOException {
         try (NodeAgent second = NodeAgent.start(config(CapturePolicy.defaults()))) {
-            assertEquals(technique, second.addPod(new PodSpec("pod-c", podC.netnsPath())).technique());
+            String cgroupBefore = cgroupPrograms();
+            assertEquals(technique, second.addPod(spec("pod-c", podC)).technique());
             assertTrue(second.pod("pod-c").orElseThrow().hijacker().installed(nsC).isPresent(),
                     "the technique reports what it installed in pod-c");
             PodClient.exchange(nsC, service, "via proxy".getBytes());
@@ -366,6 +390,7 @@ class ConformanceTest {
 
             assertTrue(second.removePod("pod-c"));
             assertNothingInstalled(podC);
+            assertEquals(cgroupBefore, cgroupPrograms(), "pod-c's cgroup programs are gone, the others' stay");
             assertArrayEquals("direct".getBytes(), PodClient.exchange(nsC, service, "direct".getBytes()).echoedBytes());
             assertFalse(second.removePod("pod-c"), "releasing twice is a no-op");
         }
@@ -381,8 +406,26 @@ class ConformanceTest {
         assertArrayEquals("still".getBytes(), PodClient.exchange(nsA, service, "still".getBytes()).echoedBytes());
     }
 
+    /** A pod as this technique needs it: sockmap's with the test's cgroup. */
+    private PodSpec spec(String name, PodNs pod) {
+        PodSpec spec = new PodSpec(name, pod.netnsPath());
+        return cgroup == null ? spec : spec.withCgroup(cgroup.dir());
+    }
+
+    /** The programs attached to the test's cgroup (sockmap), as bpftool lists them; empty for other techniques. */
+    private String cgroupPrograms() throws IOException {
+        if (cgroup == null) {
+            return "";
+        }
+        return Topology.execHere("bpftool", "cgroup", "show", cgroup.dir().toString()).lines()
+                .filter(l -> l.contains("shunt_")).map(l -> l.replaceAll("^\\s*\\d+\\s+", "")).sorted()
+                .collect(Collectors.joining("\n"));
+    }
+
     private AgentConfig config(CapturePolicy policy) {
-        return new AgentConfig(List.of(technique), maskedFeatures(), policy, EngineConfig.defaults(), true);
+        // sockmap refuses io_uring (NodeAgent.install says why)
+        return new AgentConfig(List.of(technique), maskedFeatures(), policy,
+                EngineConfig.defaults(technique == TechniqueId.SOCKMAP ? Transport.NIO : null), true);
     }
 
     /** Features to treat as missing, to see on this kernel what an older one would get. */

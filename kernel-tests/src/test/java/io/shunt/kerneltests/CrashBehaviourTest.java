@@ -4,6 +4,7 @@ import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.Hijacker;
 import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.redirect.RedirectHijacker;
+import io.shunt.hijack.sockmap.SockmapHijacker;
 import io.shunt.hijack.tc.TcHijacker;
 import io.shunt.hijack.tproxy.TproxyHijacker;
 import io.shunt.testbed.AgentProcess;
@@ -35,16 +36,17 @@ class CrashBehaviourTest {
 
     @ParameterizedTest
     @EnumSource(TechniqueId.class)
-    void afterSigkillThePodsConnectionsAreRefusedNotHung(TechniqueId technique) throws IOException {
-        try (Topology topology = Topology.create("ktcrash", 1)) {
+    void afterSigkillThePodsConnectionsAreRefusedNotHung(TechniqueId technique) throws Exception {
+        try (SockmapCgroup cgroup = SockmapCgroup.enterIfNeeded(technique);
+             Topology topology = Topology.create("ktcrash", 1)) {
             PodNs pod = topology.pod(0);
             InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
             InetSocketAddress app = new InetSocketAddress(pod.address(), 8080);
             try (NetNs up = topology.upstream().open(); NetNs podNs = pod.open();
                  EchoServer upstream = EchoServer.start(up, service);
                  EchoServer appServer = EchoServer.start(podNs, app)) {
-                AgentProcess agent = AgentProcess.start(List.of("--pod", "pod-a=" + pod.netnsPath(),
-                        "--pod-technique", "pod-a=" + technique.id()), null, Duration.ofSeconds(60));
+                AgentProcess agent = AgentProcess.start(cgroup.agentArgs(List.of("--pod", "pod-a=" + pod.netnsPath()
+                        + cgroup.podSuffix(), "--pod-technique", "pod-a=" + technique.id())), null, Duration.ofSeconds(60));
                 try {
                     assertArrayEquals("up".getBytes(), PodClient.exchange(podNs, service, "up".getBytes()).echoedBytes());
                 } finally {
@@ -60,6 +62,7 @@ class CrashBehaviourTest {
                 } finally {
                     hijacker(technique).remove(podNs);
                 }
+                assertEquals("", cgroup.programs(), "removal leaves no program on the pod's cgroup");
                 assertArrayEquals("direct".getBytes(), PodClient.exchange(podNs, service, "direct".getBytes()).echoedBytes());
             }
         }
@@ -74,11 +77,12 @@ class CrashBehaviourTest {
     @EnumSource(TechniqueId.class)
     void aKilledAgentUnderLoadRecoversFullyOnRestartWithNothingDuplicated(TechniqueId technique) throws Exception {
         java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("shunt-ktcrash");
-        List<String> args = List.of("--pod", "pod-a=" + "%s", "--pod-technique", "pod-a=" + technique.id(),
-                "--state-file", dir.resolve("pods.json").toString());
-        try (Topology topology = Topology.create("ktcrashload", 1)) {
+        try (SockmapCgroup cgroup = SockmapCgroup.enterIfNeeded(technique);
+             Topology topology = Topology.create("ktcrashload", 1)) {
+            List<String> args = List.of("--pod", "pod-a=" + "%s" + cgroup.podSuffix(), "--pod-technique",
+                    "pod-a=" + technique.id(), "--state-file", dir.resolve("pods.json").toString());
             PodNs pod = topology.pod(0);
-            List<String> agentArgs = args.stream().map(a -> a.replace("%s", pod.netnsPath().toString())).toList();
+            List<String> agentArgs = cgroup.agentArgs(args.stream().map(a -> a.replace("%s", pod.netnsPath().toString())).toList());
             InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
             try (NetNs up = topology.upstream().open(); NetNs podNs = pod.open();
                  EchoServer upstream = EchoServer.start(up, service)) {
@@ -100,7 +104,7 @@ class CrashBehaviourTest {
                         assertTrue(KernelTestSupport.await(Duration.ofSeconds(10), () -> load.successes() > okBefore + 20),
                                 "requests succeed again once the restarted agent took the pod back");
                         String rules = Topology.exec(pod.netnsName(), "nft", "list", "tables");
-                        assertEquals(technique == TechniqueId.TC ? 0 : 1,
+                        assertEquals(technique == TechniqueId.TC || technique == TechniqueId.SOCKMAP ? 0 : 1,
                                 rules.lines().filter(l -> l.contains("table inet shunt")).count(), rules);
                         String filters = Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress");
                         assertEquals(technique == TechniqueId.TC ? 1 : 0,
@@ -112,6 +116,10 @@ class CrashBehaviourTest {
                                 "( sport = :15001 or sport = :15006 )");
                         assertEquals(2, listening.strip().lines().count(), "one outbound and one inbound listener:\n"
                                 + listening);
+                        if (technique == TechniqueId.SOCKMAP) {
+                            // five pod programs and the agent's two, once each
+                            assertEquals(7, cgroup.programs().lines().count(), cgroup.programs());
+                        }
                     } finally {
                         load.close();
                         assertEquals(0, second.stop(Duration.ofSeconds(30)));
@@ -204,6 +212,7 @@ class CrashBehaviourTest {
             case REDIRECT -> new RedirectHijacker();
             case TPROXY -> new TproxyHijacker();
             case TC -> new TcHijacker();
+            case SOCKMAP -> new SockmapHijacker();
         };
     }
 

@@ -38,12 +38,14 @@ class UpgradeTest {
     @EnumSource(TechniqueId.class)
     void aNewAgentTakesOverWithoutAFailedRequestOrADroppedConnection(TechniqueId technique) throws Exception {
         Path dir = Files.createTempDirectory("shunt-ktupgrade");
-        try (Topology topology = Topology.create("ktupgrade", 1)) {
+        try (SockmapCgroup cgroup = SockmapCgroup.enterIfNeeded(technique);
+             Topology topology = Topology.create("ktupgrade", 1)) {
             PodNs pod = topology.pod(0);
             InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
-            List<String> args = List.of("--pod", "pod-a=" + pod.netnsPath(), "--pod-technique", "pod-a=" + technique.id(),
-                    "--state-file", dir.resolve("pods.json").toString(), "--admin-socket", dir.resolve("admin.sock").toString(),
-                    "--cni-socket", dir.resolve("cni.sock").toString(), "--log-connections");
+            List<String> args = cgroup.agentArgs(List.of("--pod", "pod-a=" + pod.netnsPath() + cgroup.podSuffix(),
+                    "--pod-technique", "pod-a=" + technique.id(), "--state-file", dir.resolve("pods.json").toString(),
+                    "--admin-socket", dir.resolve("admin.sock").toString(), "--cni-socket", dir.resolve("cni.sock").toString(),
+                    "--log-connections"));
             try (NetNs up = topology.upstream().open(); NetNs podNs = pod.open();
                  EchoServer upstream = EchoServer.start(up, service)) {
                 AgentProcess old = AgentProcess.start(args, null, Duration.ofSeconds(60));
@@ -79,16 +81,21 @@ class UpgradeTest {
                     assertEquals(0, requests.hung(), "hung requests during the upgrade");
 
                     String tables = Topology.exec(pod.netnsName(), "nft", "list", "tables");
-                    assertEquals(technique == TechniqueId.TC ? 0 : 1,
+                    assertEquals(technique == TechniqueId.TC || technique == TechniqueId.SOCKMAP ? 0 : 1,
                             tables.lines().filter(l -> l.contains("table inet shunt")).count(), tables);
                     String filters = Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress");
                     assertEquals(technique == TechniqueId.TC ? 1 : 0,
                             filters.lines().filter(l -> l.contains("shunt_eth_egres")).count(), filters); // the kernel keeps 15 characters
                     String listening = Topology.exec(pod.netnsName(), "ss", "-Hltn", "( sport = :15001 or sport = :15006 )");
                     assertEquals(2, listening.strip().lines().count(), "only the new agent's two listeners:\n" + listening);
+                    if (technique == TechniqueId.SOCKMAP) {
+                        // both agents run in the test's group: five pod programs and the agent's two, once each
+                        assertEquals(7, cgroup.programs().lines().count(), cgroup.programs());
+                    }
                     assertArrayEquals("after".getBytes(), PodClient.exchange(podNs, service, "after".getBytes()).echoedBytes());
 
                     assertEquals(0, successor[0].stop(Duration.ofSeconds(30)));
+                    assertEquals("", cgroup.programs(), "the new agent's stop leaves no program on the pod's cgroup");
                     assertEquals("", Topology.exec(pod.netnsName(), "nft", "list", "ruleset").strip());
                     assertEquals("", Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress").strip());
                 } finally {

@@ -10,6 +10,7 @@ import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.HijackException;
 import io.shunt.hijack.ListenerSockets;
 import io.shunt.hijack.TechniqueId;
+import io.shunt.proxy.Transport;
 import io.shunt.hijack.nft.NatDrain;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.probe.Feature;
@@ -194,7 +195,7 @@ public final class NodeAgent implements AutoCloseable {
         if (pod.spec().exclusions().equals(exclusions)) {
             return;
         }
-        pod.hijacker().install(pod.netns(), exclusions.applyTo(policy), listenersOf(pod.engine()));
+        pod.hijacker().install(pod.netns(), exclusions.applyTo(policy), listenersOf(pod.engine()), pod.spec().cgroup());
         registry.replace(new ManagedPod(pod.spec().withExclusions(exclusions), pod.netns(), pod.engine(), pod.hijacker(),
                 pod.selection(), pod.foreignLegacyTables()));
         persistQuietly();
@@ -258,12 +259,14 @@ public final class NodeAgent implements AutoCloseable {
         List<ManagedPod> changed = new ArrayList<>();
         for (ManagedPod pod : registry.all()) {
             try {
-                pod.hijacker().install(pod.netns(), pod.spec().exclusions().applyTo(next), listenersOf(pod.engine()));
+                pod.hijacker().install(pod.netns(), pod.spec().exclusions().applyTo(next), listenersOf(pod.engine()),
+                        pod.spec().cgroup());
                 changed.add(pod);
             } catch (HijackException | RuntimeException e) {
                 for (ManagedPod undo : changed) {
                     try {
-                        undo.hijacker().install(undo.netns(), undo.spec().exclusions().applyTo(before), listenersOf(undo.engine()));
+                        undo.hijacker().install(undo.netns(), undo.spec().exclusions().applyTo(before), listenersOf(undo.engine()),
+                                undo.spec().cgroup());
                     } catch (HijackException | RuntimeException again) {
                         LOG.atError().addKeyValue("pod", undo.name()).addKeyValue("technique", undo.technique().id())
                                 .log("could not put the previous policy back: {}", again.getMessage());
@@ -326,7 +329,7 @@ public final class NodeAgent implements AutoCloseable {
             NatDrain.install(pod.netns());
         }
         try {
-            toBinding.hijacker().install(pod.netns(), policyOf(pod), listenersOf(pod.engine()));
+            toBinding.hijacker().install(pod.netns(), policyOf(pod), listenersOf(pod.engine()), pod.spec().cgroup());
         } catch (HijackException | RuntimeException e) {
             if (from == TechniqueId.REDIRECT) {
                 NatDrain.remove(pod.netns());
@@ -476,10 +479,17 @@ public final class NodeAgent implements AutoCloseable {
 
     /** One attempt: listeners first, then rules; a failure of the rules closes the listeners again. */
     private Installed install(PodSpec spec, NetNs netns, TechniqueId technique) throws IOException {
+        if (technique == TechniqueId.SOCKMAP && config.engine().transport() == Transport.IO_URING) {
+            // measured on 6.18 with Netty 4.2.18: see docs/design.md, "The sockmap technique"
+            throw new IOException("sockmap is not used with the io_uring transport: the proxy's io_uring reads of a "
+                    + "socket whose bytes arrive by sk_msg redirection stop after a backpressure pause (a 1 MiB "
+                    + "transfer stalled at 100 KiB in the conformance suite); start the agent with --transport nio "
+                    + "to use sockmap");
+        }
         TechniqueBinding binding = TechniqueBinding.of(technique);
         AttachedPod attached = engine.attach(endpoint(spec, netns, binding));
         try {
-            binding.hijacker().install(netns, spec.exclusions().applyTo(policy), listenersOf(attached));
+            binding.hijacker().install(netns, spec.exclusions().applyTo(policy), listenersOf(attached), spec.cgroup());
         } catch (HijackException | RuntimeException e) {
             attached.close();
             throw e;

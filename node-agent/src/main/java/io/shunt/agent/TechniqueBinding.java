@@ -31,6 +31,10 @@ record TechniqueBinding(TechniqueId technique, Hijacker hijacker, OriginalDestin
             // sk_lookup assigns the same transparent listeners tproxy uses; the local address is the destination
             case TC -> new TechniqueBinding(technique, Hijackers.of(technique), new DivertedOriginalDestination(),
                     true);
+            // the app connects to the outbound listener itself: the local address is the listener's, and
+            // SO_ORIGINAL_DST is answered by sockmap's cgroup/getsockopt program; inbound is tc's
+            case SOCKMAP -> new TechniqueBinding(technique, Hijackers.of(technique), new DivertedOriginalDestination(),
+                    true);
         };
     }
 }

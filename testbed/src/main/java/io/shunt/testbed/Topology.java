@@ -211,6 +211,11 @@ public final class Topology implements AutoCloseable {
         return exec(netnsName, Command.DEFAULT_TIMEOUT, cmd);
     }
 
+    /** Runs {@code cmd} where the caller runs (for queries such as {@code bpftool cgroup show DIR}). */
+    public static String execHere(String... cmd) throws IOException {
+        return Command.run(List.of(cmd), Command.DEFAULT_TIMEOUT, "the command ran in the caller's namespace");
+    }
+
     /** As {@link #exec(String, String...)}, killing the command after {@code timeout}. */
     public static String exec(String netnsName, Duration timeout, String... cmd) throws IOException {
         return Command.run(inNamespace(netnsName, cmd), timeout, "the command ran inside netns " + netnsName);

@@ -5,13 +5,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** The mounts /proc/self/mountinfo lists, reduced to what the probe needs: type and mount point. */
-record MountInfo(String fsType, Path mountPoint) {
+public record MountInfo(String fsType, Path mountPoint) {
 
     /**
      * Parses mountinfo text (proc(5)): {@code id parent major:minor root mount-point options
      * [optional fields...] - fstype source super-options}. Lines that do not parse are skipped.
      */
-    static List<MountInfo> parse(String text) {
+    public static List<MountInfo> parse(String text) {
         List<MountInfo> mounts = new ArrayList<>();
         for (String line : text.lines().toList()) {
             String[] f = line.strip().split(" ");
@@ -39,7 +39,7 @@ record MountInfo(String fsType, Path mountPoint) {
         return out.toString();
     }
 
-    static List<Path> ofType(List<MountInfo> mounts, String fsType) {
+    public static List<Path> ofType(List<MountInfo> mounts, String fsType) {
         return mounts.stream().filter(m -> m.fsType.equals(fsType)).map(MountInfo::mountPoint).toList();
     }
 }

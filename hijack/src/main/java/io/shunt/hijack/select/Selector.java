@@ -97,6 +97,9 @@ public final class Selector {
             // no nftables: tc's install removes Shunt's nft table when there is one, and needs none;
             // no bpffs: the agent mounts its own where it pins
             case TC -> EnumSet.of(Feature.BPF, Feature.BPF_SCHED_CLS, Feature.BPF_SK_LOOKUP, Feature.POLICY_ROUTING);
+            // outbound by cgroup programs, inbound by tc's sk_lookup and ingress filter
+            case SOCKMAP -> EnumSet.of(Feature.BPF, Feature.CGROUP_V2, Feature.BPF_CGROUP_SOCK_ADDR, Feature.BPF_SOCK_OPS,
+                    Feature.BPF_SK_MSG, Feature.BPF_SOCKHASH, Feature.BPF_SCHED_CLS, Feature.BPF_SK_LOOKUP);
         };
     }
 

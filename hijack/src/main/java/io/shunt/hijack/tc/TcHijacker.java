@@ -85,13 +85,41 @@ public final class TcHijacker implements Hijacker {
         }
     }
 
-    private static final List<Hook> HOOKS = List.of(new Hook(false, TcMaps.EGRESS_PROGRAM),
-            new Hook(true, TcMaps.INGRESS_PROGRAM));
+    /**
+     * What of tc's machinery an instance installs. {@code ALL} is the tc technique. {@code INBOUND}
+     * is the inbound half the {@code sockmap} technique borrows (its outbound connections are
+     * diverted by cgroup programs instead): the sk_lookup link and the ingress filter only, with
+     * no egress hairpin, no routing and no sysctl, in its own pin folder and under its own filter
+     * handle, so it can sit beside a full tc install during a live move between the two.
+     */
+    public enum Scope {
+        ALL(TechniqueId.TC, "tc", FILTER_HANDLE, List.of(new Hook(false, TcMaps.EGRESS_PROGRAM),
+                new Hook(true, TcMaps.INGRESS_PROGRAM))),
+        INBOUND(TechniqueId.SOCKMAP, "sockmap-inbound", 2, List.of(new Hook(true, TcMaps.INGRESS_PROGRAM)));
+
+        private final TechniqueId owner;
+        private final String folder;
+        private final int handle;
+        private final List<Hook> hooks;
+
+        Scope(TechniqueId owner, String folder, int handle, List<Hook> hooks) {
+            this.owner = owner;
+            this.folder = folder;
+            this.handle = handle;
+            this.hooks = hooks;
+        }
+
+        boolean outbound() {
+            return this == ALL;
+        }
+    }
+
     private static final Path ACCEPT_LOCAL = Path.of("/proc/sys/net/ipv4/conf/lo/accept_local");
 
     private final Path bpffsRoot;
     private final TproxySettings routing;
     private final ObjectSource object;
+    private final Scope scope;
 
     /** How the BPF object is opened: from the jar, or, for tests, from given bytes. */
     @FunctionalInterface
@@ -105,9 +133,24 @@ public final class TcHijacker implements Hijacker {
     }
 
     public TcHijacker(Path bpffsRoot, TproxySettings routing, ObjectSource object) {
+        this(bpffsRoot, routing, object, Scope.ALL);
+    }
+
+    private TcHijacker(Path bpffsRoot, TproxySettings routing, ObjectSource object, Scope scope) {
         this.bpffsRoot = Objects.requireNonNull(bpffsRoot, "bpffsRoot");
         this.routing = Objects.requireNonNull(routing, "routing");
         this.object = Objects.requireNonNull(object, "object");
+        this.scope = Objects.requireNonNull(scope, "scope");
+    }
+
+    /** The inbound half only ({@link Scope#INBOUND}), for the sockmap technique. */
+    public static TcHijacker inboundOnly(Path bpffsRoot, ObjectSource object) {
+        return new TcHijacker(bpffsRoot, DEFAULT_ROUTING, object, Scope.INBOUND);
+    }
+
+    /** The object tc loads, from the jar. */
+    public static BpfObject openObject() throws IOException {
+        return BpfObject.open(TcMaps.OBJECT);
     }
 
     public static Path configuredBpffs() {
@@ -124,7 +167,7 @@ public final class TcHijacker implements Hijacker {
 
     @Override
     public TechniqueId technique() {
-        return TechniqueId.TC;
+        return scope.owner;
     }
 
     /**
@@ -138,7 +181,7 @@ public final class TcHijacker implements Hijacker {
     }
 
     public TcPlan tcPlan(CapturePolicy policy) {
-        return new TcPlan(new RulePlan(TechniqueId.TC, policy, NftRuleset.removeScript(), NftRuleset.removeScript()),
+        return new TcPlan(new RulePlan(scope.owner, policy, NftRuleset.removeScript(), NftRuleset.removeScript()),
                 routing, TcMaps.contents(policy, routing));
     }
 
@@ -192,20 +235,22 @@ public final class TcHijacker implements Hijacker {
                 maps.put(map, obj.map(map));
             }
             writeMaps(maps::get, plan, interfaces, listeners, before);
-            List<DivertRouting.Added> added = new ArrayList<>();
-            try {
-                DivertRouting.ensure(plan.routing(), added);
-            } finally {
-                for (DivertRouting.Added a : added) {
-                    done.add(new Step(a.what(), a.undo()::run));
+            if (scope.outbound()) {
+                List<DivertRouting.Added> added = new ArrayList<>();
+                try {
+                    DivertRouting.ensure(plan.routing(), added);
+                } finally {
+                    for (DivertRouting.Added a : added) {
+                        done.add(new Step(a.what(), a.undo()::run));
+                    }
                 }
+                writeAcceptLocal(1);
+                done.add(new Step("sysctl net.ipv4.conf.lo.accept_local=" + before, () -> writeAcceptLocal(before)));
             }
-            writeAcceptLocal(1);
-            done.add(new Step("sysctl net.ipv4.conf.lo.accept_local=" + before, () -> writeAcceptLocal(before)));
             for (Interface i : interfaces) {
-                for (Hook hook : HOOKS) {
+                for (Hook hook : scope.hooks) {
                     TcAttachment filter = TcAttachment.attach(i.index(), hook.ingress(), obj.program(hook.program()),
-                            FILTER_PRIORITY, FILTER_HANDLE);
+                            FILTER_PRIORITY, scope.handle);
                     done.add(new Step(hook.describe(i.name()), filter::detach));
                 }
             }
@@ -246,8 +291,10 @@ public final class TcHijacker implements Hijacker {
                 }
             }
             writeMaps(name -> opened.get(TcMaps.ALL.indexOf(name)), plan, interfaces, listeners, before);
-            DivertRouting.ensure(plan.routing(), new ArrayList<>());
-            writeAcceptLocal(1);
+            if (scope.outbound()) {
+                DivertRouting.ensure(plan.routing(), new ArrayList<>());
+                writeAcceptLocal(1);
+            }
             removeSharedNftTable();
         } finally {
             opened.forEach(BpfMap::close);
@@ -260,16 +307,16 @@ public final class TcHijacker implements Hijacker {
         int lo = loIndex();
         BpfMap.Update any = BpfMap.Update.ANY;
         maps.apply(TcMaps.CONFIG).update(TcMaps.u32(0), TcMaps.config(lo, c, acceptLocalBefore), any);
-        replaceSet(maps.apply(TcMaps.EXCLUDE4), c.exclude().stream().map(TcMaps::lpmKey).toList());
-        replaceSet(maps.apply(TcMaps.INCLUDE4), c.include().stream().map(TcMaps::lpmKey).toList());
-        replaceSet(maps.apply(TcMaps.EXCLUDED_UIDS), c.excludedUids().stream().map(TcMaps::u32).toList());
+        MapSync.replaceSet(maps.apply(TcMaps.EXCLUDE4), c.exclude().stream().map(TcMaps::lpmKey).toList());
+        MapSync.replaceSet(maps.apply(TcMaps.INCLUDE4), c.include().stream().map(TcMaps::lpmKey).toList());
+        MapSync.replaceSet(maps.apply(TcMaps.EXCLUDED_UIDS), c.excludedUids().stream().map(TcMaps::u32).toList());
         List<byte[]> addresses = new ArrayList<>();
         for (Interface i : interfaces) {
             i.addresses().forEach(a -> addresses.add(a.getAddress()));
         }
-        replaceSet(maps.apply(TcMaps.LOCAL4), addresses);
-        writeBitmap(maps.apply(TcMaps.EXCLUDED_OUT_PORTS), c.excludedOutPorts());
-        writeBitmap(maps.apply(TcMaps.EXCLUDED_IN_PORTS), c.excludedInPorts());
+        MapSync.replaceSet(maps.apply(TcMaps.LOCAL4), addresses);
+        MapSync.writeBitmap(maps.apply(TcMaps.EXCLUDED_OUT_PORTS), c.excludedOutPorts());
+        MapSync.writeBitmap(maps.apply(TcMaps.EXCLUDED_IN_PORTS), c.excludedInPorts());
         if (listeners != null) {
             BpfMap sockets = maps.apply(TcMaps.LISTENERS);
             // replaces a predecessor's sockets (an upgraded agent's listeners); a closed socket leaves the map by itself
@@ -278,28 +325,6 @@ public final class TcHijacker implements Hijacker {
                 sockets.update(TcMaps.LISTENER_IN, listeners.inboundFd());
             } else {
                 sockets.delete(TcMaps.u32(TcMaps.LISTENER_IN));
-            }
-        }
-    }
-
-    /** Makes a map used as a set hold exactly {@code keys}: adds first, then removes the rest. */
-    private static void replaceSet(BpfMap map, List<byte[]> keys) throws IOException {
-        for (byte[] key : keys) {
-            map.update(key, TcMaps.PRESENT, BpfMap.Update.ANY);
-        }
-        for (byte[] key : map.keys()) {
-            if (keys.stream().noneMatch(k -> Arrays.equals(k, key))) {
-                map.delete(key);
-            }
-        }
-    }
-
-    private static void writeBitmap(BpfMap map, long[] words) throws IOException {
-        for (int w = 0; w < words.length; w++) {
-            byte[] value = TcMaps.u64(words[w]);
-            byte[] key = TcMaps.u32(w);
-            if (!Arrays.equals(map.lookup(key).orElse(null), value)) {
-                map.update(key, value, BpfMap.Update.ANY);
             }
         }
     }
@@ -318,7 +343,9 @@ public final class TcHijacker implements Hijacker {
             } else {
                 // no pins: filters or routing of a namespace whose folder was lost still go
                 detachFilters(interfaces);
-                DivertRouting.remove(routing);
+                if (scope.outbound()) {
+                    DivertRouting.remove(routing);
+                }
             }
             return null;
         }, e -> "whatever was not removed yet is still installed; run remove again");
@@ -340,9 +367,11 @@ public final class TcHijacker implements Hijacker {
     private void removeHere(NetNs pod, Path folder) throws IOException {
         detachFilters(interfaces());
         removeLink(folder);
-        DivertRouting.remove(routing);
+        if (scope.outbound()) {
+            DivertRouting.remove(routing);
+        }
         Path config = folder.resolve(TcMaps.CONFIG);
-        if (Files.exists(config)) {
+        if (scope.outbound() && Files.exists(config)) {
             try (BpfMap map = BpfMap.openPinned(config)) {
                 Optional<byte[]> value = map.lookup(TcMaps.u32(0));
                 if (value.isPresent()) {
@@ -354,10 +383,10 @@ public final class TcHijacker implements Hijacker {
     }
 
     /** Egress first: from then on no new SYN is hairpinned. */
-    private static void detachFilters(List<Interface> interfaces) throws IOException {
+    private void detachFilters(List<Interface> interfaces) throws IOException {
         for (Interface i : interfaces) {
-            for (Hook hook : HOOKS) {
-                Optional<TcAttachment> f = TcAttachment.find(i.index(), hook.ingress(), FILTER_PRIORITY, FILTER_HANDLE);
+            for (Hook hook : scope.hooks) {
+                Optional<TcAttachment> f = TcAttachment.find(i.index(), hook.ingress(), FILTER_PRIORITY, scope.handle);
                 if (f.isPresent()) {
                     f.get().detach();
                 }
@@ -397,11 +426,11 @@ public final class TcHijacker implements Hijacker {
             }
             StringBuilder out = new StringBuilder();
             for (Interface i : interfaces) {
-                for (Hook hook : HOOKS) {
-                    Optional<TcAttachment> f = TcAttachment.find(i.index(), hook.ingress(), FILTER_PRIORITY, FILTER_HANDLE);
+                for (Hook hook : scope.hooks) {
+                    Optional<TcAttachment> f = TcAttachment.find(i.index(), hook.ingress(), FILTER_PRIORITY, scope.handle);
                     out.append("tc filter ").append(i.name()).append(hook.ingress() ? " ingress" : " egress")
                             .append(" pref ").append(FILTER_PRIORITY).append(" handle 0x")
-                            .append(Integer.toHexString(FILTER_HANDLE)).append(": ")
+                            .append(Integer.toHexString(scope.handle)).append(": ")
                             .append(f.map(a -> hook.program() + " (program id " + a.programId() + ")").orElse("missing"))
                             .append('\n');
                 }
@@ -419,8 +448,10 @@ public final class TcHijacker implements Hijacker {
                 }
                 out.append(describeMaps(folder));
             }
-            out.append(DivertRouting.render(routing));
-            out.append("sysctl net.ipv4.conf.lo.accept_local = ").append(readAcceptLocal()).append('\n');
+            if (scope.outbound()) {
+                out.append(DivertRouting.render(routing));
+                out.append("sysctl net.ipv4.conf.lo.accept_local = ").append(readAcceptLocal()).append('\n');
+            }
             return Optional.of(out.toString());
         }, e -> "");
     }
@@ -485,8 +516,8 @@ public final class TcHijacker implements Hijacker {
         List<String> parts = new ArrayList<>();
         boolean complete = folder != null;
         for (Interface i : interfaces) {
-            for (Hook hook : HOOKS) {
-                if (TcAttachment.find(i.index(), hook.ingress(), FILTER_PRIORITY, FILTER_HANDLE).isPresent()) {
+            for (Hook hook : scope.hooks) {
+                if (TcAttachment.find(i.index(), hook.ingress(), FILTER_PRIORITY, scope.handle).isPresent()) {
                     parts.add(hook.describe(i.name()));
                 } else {
                     complete = false;
@@ -512,9 +543,11 @@ public final class TcHijacker implements Hijacker {
                 }
             }
         }
-        List<String> routingParts = DivertRouting.present(routing);
-        parts.addAll(routingParts);
-        complete &= routingParts.size() == 2;
+        if (scope.outbound()) {
+            List<String> routingParts = DivertRouting.present(routing);
+            parts.addAll(routingParts);
+            complete &= routingParts.size() == 2;
+        }
         return new State(parts, complete);
     }
 
@@ -524,11 +557,11 @@ public final class TcHijacker implements Hijacker {
             Files.createDirectories(bpffsRoot);
             Bpffs.ensureMounted(bpffsRoot);
         }
-        return Bpffs.techniqueFolder(bpffsRoot, TechniqueId.TC.id()).resolve("netns-" + pod.inode());
+        return Bpffs.techniqueFolder(bpffsRoot, scope.folder).resolve("netns-" + pod.inode());
     }
 
     private Optional<Path> existingPodFolder(NetNs pod) throws IOException {
-        Path folder = bpffsRoot.resolve("shunt").resolve(TechniqueId.TC.id()).resolve("netns-" + pod.inode());
+        Path folder = bpffsRoot.resolve("shunt").resolve(scope.folder).resolve("netns-" + pod.inode());
         return Files.isDirectory(folder) && Bpffs.isBpffs(folder) ? Optional.of(folder) : Optional.empty();
     }
 

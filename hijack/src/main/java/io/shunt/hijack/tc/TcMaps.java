@@ -14,9 +14,11 @@ import java.util.List;
 /**
  * The maps of {@code shunt_tc.bpf.c} as bytes: names, layouts and flags exactly as the C source
  * declares them (host byte order unless a field says network order). Pure: rendering a policy into
- * map contents and back needs no kernel, so it is unit-tested on its own.
+ * map contents and back needs no kernel, so it is unit-tested on its own. The encoders of keys and
+ * values that any Shunt BPF map uses (u32, u64, LPM keys, port bitmaps) are public: the sockmap
+ * technique's maps share the layouts.
  */
-final class TcMaps {
+public final class TcMaps {
     static final String OBJECT = "shunt_tc";
     static final String EGRESS_PROGRAM = "shunt_eth_egress";
     static final String INGRESS_PROGRAM = "shunt_eth_ingress";
@@ -39,7 +41,7 @@ final class TcMaps {
     static final int LISTENER_OUT = 0;
     static final int LISTENER_IN = 1;
     /** Port bitmaps: 1024 words of 64 bits, bit p%64 of word p/64. */
-    static final int PORT_WORDS = 1024;
+    public static final int PORT_WORDS = 1024;
     static final int CONFIG_SIZE = 24;
 
     private TcMaps() {
@@ -98,7 +100,7 @@ final class TcMaps {
                 portBitmap(policy.excludeOutboundPorts()), portBitmap(policy.excludeInboundPorts()), List.copyOf(uids));
     }
 
-    static long[] portBitmap(List<PortRange> ranges) {
+    public static long[] portBitmap(List<PortRange> ranges) {
         long[] words = new long[PORT_WORDS];
         for (PortRange r : ranges) {
             for (int p = r.lo(); p <= r.hi(); p++) {
@@ -109,7 +111,7 @@ final class TcMaps {
     }
 
     /** The set bits of a port bitmap as ranges, e.g. {@code 80, 8000-8080}. */
-    static List<String> ranges(long[] words) {
+    public static List<String> ranges(long[] words) {
         List<String> out = new ArrayList<>();
         int start = -1;
         for (int p = 0; p <= PORT_WORDS * 64; p++) {
@@ -147,35 +149,35 @@ final class TcMaps {
     }
 
     /** struct shunt_lpm4: prefix length in host order, address in network order. */
-    static byte[] lpmKey(Cidr cidr) {
+    public static byte[] lpmKey(Cidr cidr) {
         return ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putInt(cidr.prefixLength())
                 .order(ByteOrder.BIG_ENDIAN).putInt(cidr.network()).array();
     }
 
-    static Cidr cidrOf(byte[] lpmKey) {
+    public static Cidr cidrOf(byte[] lpmKey) {
         ByteBuffer b = ByteBuffer.wrap(lpmKey);
         int prefix = b.order(ByteOrder.nativeOrder()).getInt();
         return new Cidr(b.order(ByteOrder.BIG_ENDIAN).getInt(), prefix);
     }
 
     /** A __u32 key or value in host order. */
-    static byte[] u32(long value) {
+    public static byte[] u32(long value) {
         return ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt((int) value).array();
     }
 
-    static long u32Of(byte[] bytes) {
+    public static long u32Of(byte[] bytes) {
         return Integer.toUnsignedLong(ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).getInt());
     }
 
     /** A __u64 value in host order. */
-    static byte[] u64(long value) {
+    public static byte[] u64(long value) {
         return ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putLong(value).array();
     }
 
-    static long u64Of(byte[] bytes) {
+    public static long u64Of(byte[] bytes) {
         return ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).getLong();
     }
 
     /** The value of a set member (the maps used as sets hold a __u8 1). */
-    static final byte[] PRESENT = {1};
+    public static final byte[] PRESENT = {1};
 }

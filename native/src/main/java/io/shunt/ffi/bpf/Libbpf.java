@@ -174,7 +174,8 @@ final class Libbpf {
             MethodHandle attachCgroup, MethodHandle attachNetns, MethodHandle linkOpen, MethodHandle linkFd, MethodHandle linkPin,
             MethodHandle linkUnpin, MethodHandle linkDetach, MethodHandle linkDestroy,
             MethodHandle setPrint, MethodHandle strerror,
-            MethodHandle nextProgram, MethodHandle programName, MethodHandle nextMap, MethodHandle mapName) {
+            MethodHandle nextProgram, MethodHandle programName, MethodHandle nextMap, MethodHandle mapName,
+            MethodHandle progAttach, MethodHandle progDetach2) {
 
         static Handles load() {
             NativeLibrary lib = NativeLibrary.open(SONAME, REQUIREMENT);
@@ -247,7 +248,11 @@ final class Libbpf {
                     // struct bpf_map *bpf_object__next_map(const struct bpf_object *obj, const struct bpf_map *prev)
                     lib.function("bpf_object__next_map", FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS)),
                     // const char *bpf_map__name(const struct bpf_map *map)
-                    lib.function("bpf_map__name", FunctionDescriptor.of(ADDRESS, ADDRESS)));
+                    lib.function("bpf_map__name", FunctionDescriptor.of(ADDRESS, ADDRESS)),
+                    // int bpf_prog_attach(int prog_fd, int attachable_fd, enum bpf_attach_type type, unsigned int flags)
+                    lib.function("bpf_prog_attach", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT)),
+                    // int bpf_prog_detach2(int prog_fd, int attachable_fd, enum bpf_attach_type type)
+                    lib.function("bpf_prog_detach2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT)));
             LibbpfLog.install(handles.setPrint);
             return handles;
         }

@@ -14,10 +14,11 @@ import java.util.Objects;
  * @param network     the CNI network it was added through, or empty
  * @param excludeOutboundCidrs its own exclusions on top of the node's ({@link PodExclusions}); absent in
  *                    records written before they existed
+ * @param cgroup      its cgroup v2 folder, or empty when not known (and in records written before it existed)
  */
 public record PodRecord(String name, String netns, String containerId, String pinned, String network,
                         List<String> excludeOutboundCidrs, List<String> excludeOutboundPorts,
-                        List<String> excludeInboundPorts) {
+                        List<String> excludeInboundPorts, String cgroup) {
     public PodRecord {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(netns, "netns");
@@ -27,5 +28,6 @@ public record PodRecord(String name, String netns, String containerId, String pi
         excludeOutboundCidrs = excludeOutboundCidrs == null ? List.of() : List.copyOf(excludeOutboundCidrs);
         excludeOutboundPorts = excludeOutboundPorts == null ? List.of() : List.copyOf(excludeOutboundPorts);
         excludeInboundPorts = excludeInboundPorts == null ? List.of() : List.copyOf(excludeInboundPorts);
+        cgroup = cgroup == null ? "" : cgroup;
     }
 }

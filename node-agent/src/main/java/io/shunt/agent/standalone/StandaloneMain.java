@@ -72,8 +72,10 @@ public final class StandaloneMain implements Callable<Integer> {
     @CommandLine.Mixin
     AgentOptions options = new AgentOptions();
 
-    @CommandLine.Option(names = "--pod", paramLabel = "NAME=NETNS",
-            description = "A pod to intercept: its name and network namespace path. Repeatable.")
+    @CommandLine.Option(names = "--pod", paramLabel = "NAME=NETNS[,cgroup=DIR]",
+            description = "A pod to intercept: its name and network namespace path, and optionally its cgroup v2 "
+                    + "folder (the sockmap technique attaches there; without it the pod falls back to the next "
+                    + "technique). Repeatable.")
     List<String> pods = new ArrayList<>();
 
     @CommandLine.Option(names = "--cni-socket", paramLabel = "PATH",

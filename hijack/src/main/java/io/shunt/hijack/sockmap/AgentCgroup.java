@@ -1,0 +1,40 @@
+package io.shunt.hijack.sockmap;
+
+import io.shunt.hijack.probe.MountInfo;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The cgroup v2 group this process (the agent) runs in. The proxy's accepted sockets belong to the
+ * group of the listener that accepted them, which is this one, so the node programs that act on
+ * them (registering them in the sockhash, answering SO_ORIGINAL_DST) attach here.
+ *
+ * @param dir the group's folder under the cgroup2 mount
+ * @param id  its cgroup id (the folder's inode), as BPF link info reports it
+ */
+record AgentCgroup(Path dir, long id) {
+
+    /** Reads {@code /proc/self/cgroup} (the "0::" line) and {@code /proc/self/mountinfo}. */
+    static AgentCgroup ofThisProcess() throws IOException {
+        String path = Files.readAllLines(Path.of("/proc/self/cgroup")).stream()
+                .filter(l -> l.startsWith("0::")).map(l -> l.substring(3)).findFirst()
+                .orElseThrow(() -> new IOException("this process is in no cgroup v2 group (/proc/self/cgroup has no "
+                        + "'0::' line); the sockmap technique needs cgroup v2"));
+        List<Path> mounts = MountInfo.ofType(MountInfo.parse(Files.readString(Path.of("/proc/self/mountinfo"))), "cgroup2");
+        if (mounts.isEmpty()) {
+            throw new IOException("no cgroup2 filesystem is mounted (/proc/self/mountinfo); the sockmap technique needs one");
+        }
+        Path dir = mounts.getFirst().resolve(path.substring(1));
+        // only the true root lacks cgroup.type; in a cgroup namespace "/" is the container's own group
+        if (!Files.exists(dir.resolve("cgroup.type"))) {
+            throw new IOException("the agent runs in the root of the cgroup v2 hierarchy (" + dir + "): the sockmap "
+                    + "technique attaches programs to the agent's own group, and at the root they would see every "
+                    + "socket of the node; run the agent in a group of its own (its container, a systemd service), "
+                    + "or leave sockmap out of the ranking");
+        }
+        return new AgentCgroup(dir, (Long) Files.getAttribute(dir, "unix:ino"));
+    }
+}

@@ -1,0 +1,83 @@
+package io.shunt.testbed;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A cgroup v2 group the testbed creates for "pods" and agents of the sockmap technique, whose
+ * programs attach to cgroups: the benchmarks and tests attach only to groups of their own, never
+ * to one they found. Created directly under the hierarchy's root and removed on {@link #close}.
+ *
+ * <p>{@link #enter()} moves this JVM (every thread) into the group, so its sockets and the
+ * processes it starts from then on belong to it; closing what it returns moves the JVM back.
+ */
+public final class ScratchCgroup implements AutoCloseable {
+    private static final AtomicInteger SEQUENCE = new AtomicInteger();
+
+    private final Path dir;
+
+    private ScratchCgroup(Path dir) {
+        this.dir = dir;
+    }
+
+    /** A new group {@code <cgroup2 mount>/<prefix>-<pid>-<n>}. */
+    public static ScratchCgroup create(String prefix) throws IOException {
+        Path dir = mount().resolve(prefix + "-" + ProcessHandle.current().pid() + "-" + SEQUENCE.incrementAndGet());
+        Files.createDirectory(dir);
+        return new ScratchCgroup(dir);
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** Moves process {@code pid} (all its threads) into the group. */
+    public void add(long pid) throws IOException {
+        Files.writeString(dir.resolve("cgroup.procs"), Long.toString(pid));
+    }
+
+    /** Moves this JVM into the group; closing the result moves it back where it was. */
+    public AutoCloseable enter() throws IOException {
+        Path home = ofThisProcess();
+        add(ProcessHandle.current().pid());
+        return () -> Files.writeString(home.resolve("cgroup.procs"), Long.toString(ProcessHandle.current().pid()));
+    }
+
+    /** Processes still in the group (which keep it from being removed). */
+    public List<Long> processes() throws IOException {
+        return Files.readAllLines(dir.resolve("cgroup.procs")).stream().filter(l -> !l.isBlank()).map(Long::parseLong)
+                .toList();
+    }
+
+    /** Removes the group; it must be empty by then (the caller stops what it started in it). */
+    @Override
+    public void close() throws IOException {
+        List<Long> left = processes();
+        if (!left.isEmpty()) {
+            throw new IOException("cgroup " + dir + " still has processes " + left + "; stop them first");
+        }
+        Files.deleteIfExists(dir);
+    }
+
+    /** The group this JVM is in now. */
+    static Path ofThisProcess() throws IOException {
+        String path = Files.readAllLines(Path.of("/proc/self/cgroup")).stream().filter(l -> l.startsWith("0::"))
+                .map(l -> l.substring(3)).findFirst()
+                .orElseThrow(() -> new IOException("this process is in no cgroup v2 group (/proc/self/cgroup)"));
+        return mount().resolve(path.substring(1));
+    }
+
+    /** The cgroup2 mount point, from /proc/self/mountinfo (field 5; fstype after the " - " separator). */
+    static Path mount() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            int sep = line.indexOf(" - ");
+            if (sep > 0 && line.substring(sep + 3).startsWith("cgroup2 ")) {
+                return Path.of(line.split(" ")[4]);
+            }
+        }
+        throw new IOException("no cgroup2 filesystem is mounted (/proc/self/mountinfo); the sockmap technique needs one");
+    }
+}
