@@ -15,7 +15,7 @@ class TechniqueIdTest {
         assertEquals("redirect", TechniqueId.REDIRECT.id());
         assertEquals(TechniqueId.REDIRECT, TechniqueId.fromId("redirect"));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TechniqueId.fromId("ebpf"));
-        assertEquals("unknown technique 'ebpf'; known techniques: redirect, tproxy, tc", e.getMessage());
+        assertEquals("unknown technique 'ebpf'; known techniques: redirect, tproxy, tc, sockmap", e.getMessage());
     }
 
     @Test

@@ -176,7 +176,6 @@ public final class SockmapHijacker implements Hijacker {
                     + "the technique confines its programs to the pod's netns by the outbound listener's netns "
                     + "cookie; install through the agent, which passes the sockets");
         }
-        long cookie = SocketOptions.netnsCookie(listeners.outboundFd());
         List<Inet4Address> addresses = podAddresses();
         AgentCgroup agent = agentCgroup.get();
         List<Step> done = new ArrayList<>();
@@ -191,6 +190,7 @@ public final class SockmapHijacker implements Hijacker {
                 }
                 done.add(new Step("map pins in " + folder, () -> unpinPodMaps(folder)));
                 obj.load();
+                long cookie = SocketOptions.netnsCookie(listeners.outboundFd());
                 java.util.Map<String, BpfMap> maps = new java.util.HashMap<>();
                 for (String map : SockmapMaps.POD_MAPS) {
                     maps.put(map, obj.map(map));
@@ -202,9 +202,9 @@ public final class SockmapHijacker implements Hijacker {
                 // connect4/6 last: nothing is diverted before the rest is in place
                 for (String program : SockmapMaps.POD_PROGRAMS.reversed()) {
                     try (CgroupAttachment link = CgroupAttachment.attach(cgroup.get(), obj.program(program))) {
-                        link.pin(folder.resolve(program));
+                        link.pin(SockmapMaps.linkPin(folder, program));
                     }
-                    done.add(new Step(program + " on cgroup " + cgroup.get(), () -> SockmapNode.unlink(folder.resolve(program))));
+                    done.add(new Step(program + " on cgroup " + cgroup.get(), () -> SockmapNode.unlink(SockmapMaps.linkPin(folder, program))));
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -302,7 +302,7 @@ public final class SockmapHijacker implements Hijacker {
 
     private void removePodPart(Path folder) throws IOException {
         for (String program : SockmapMaps.POD_PROGRAMS) {
-            SockmapNode.unlink(folder.resolve(program));
+            SockmapNode.unlink(SockmapMaps.linkPin(folder, program));
         }
         Path config = folder.resolve(SockmapMaps.CONFIG);
         if (Files.exists(config)) {
@@ -343,7 +343,7 @@ public final class SockmapHijacker implements Hijacker {
             }
             StringBuilder out = new StringBuilder();
             for (String program : SockmapMaps.POD_PROGRAMS) {
-                Path pin = folder.resolve(program);
+                Path pin = SockmapMaps.linkPin(folder, program);
                 if (!Files.exists(pin)) {
                     out.append("cgroup link ").append(program).append(": missing\n");
                     continue;
@@ -427,7 +427,7 @@ public final class SockmapHijacker implements Hijacker {
         }
         boolean complete = true;
         for (String program : SockmapMaps.POD_PROGRAMS) {
-            Path pin = folder.resolve(program);
+            Path pin = SockmapMaps.linkPin(folder, program);
             if (Files.exists(pin)) {
                 parts.add("cgroup link pinned at " + pin);
                 try (CgroupAttachment link = CgroupAttachment.adopt(pin)) {

@@ -135,6 +135,11 @@ final class SockmapMaps {
         return ByteBuffer.allocate(4).order(ByteOrder.BIG_ENDIAN).putInt(address).array();
     }
 
+    /** Where the link of {@code program} is pinned in {@code folder}: {@code link_<program>}, as tc's {@code link_sk_lookup}. */
+    static java.nio.file.Path linkPin(java.nio.file.Path folder, String program) {
+        return folder.resolve("link_" + program);
+    }
+
     static String dotted(int address) {
         return (address >>> 24) + "." + ((address >>> 16) & 0xff) + "." + ((address >>> 8) & 0xff) + "." + (address & 0xff);
     }

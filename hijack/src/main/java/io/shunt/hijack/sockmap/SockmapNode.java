@@ -51,7 +51,7 @@ final class SockmapNode {
         boolean mapsPinned = SockmapMaps.NODE_MAPS.stream().allMatch(m -> Files.exists(mapPin(m)));
         boolean linked = true;
         for (String program : SockmapMaps.AGENT_CGROUP_PROGRAMS) {
-            linked &= linkedTo(links.resolve(program), agent.id());
+            linked &= linkedTo(SockmapMaps.linkPin(links, program), agent.id());
         }
         if (mapsPinned && linked) {
             return;
@@ -66,7 +66,7 @@ final class SockmapNode {
             // replaces a predecessor's program, if the map had one: the same code either way
             SkMsgAttachment.attach(obj.program(SockmapMaps.MSG_PROGRAM), obj.map(SockmapMaps.PAIRS));
             for (String program : SockmapMaps.AGENT_CGROUP_PROGRAMS) {
-                Path pin = links.resolve(program);
+                Path pin = SockmapMaps.linkPin(links, program);
                 if (linkedTo(pin, agent.id())) {
                     continue;
                 }
@@ -165,7 +165,7 @@ final class SockmapNode {
                     continue;
                 }
                 for (String program : SockmapMaps.AGENT_CGROUP_PROGRAMS) {
-                    Path pin = entry.resolve(program);
+                    Path pin = SockmapMaps.linkPin(entry, program);
                     if (!Files.exists(pin)) {
                         out.append("agent cgroup link ").append(pin).append(": missing\n");
                         continue;
@@ -204,7 +204,7 @@ final class SockmapNode {
                 }
                 boolean dead = true;
                 for (String program : SockmapMaps.AGENT_CGROUP_PROGRAMS) {
-                    Path pin = entry.resolve(program);
+                    Path pin = SockmapMaps.linkPin(entry, program);
                     if (Files.exists(pin)) {
                         try (CgroupAttachment link = CgroupAttachment.adopt(pin)) {
                             dead &= link.cgroupId() == 0;
@@ -220,7 +220,7 @@ final class SockmapNode {
 
     private static void removeLinks(Path agentFolder) throws IOException {
         for (String program : SockmapMaps.AGENT_CGROUP_PROGRAMS) {
-            unlink(agentFolder.resolve(program));
+            unlink(SockmapMaps.linkPin(agentFolder, program));
         }
         Files.deleteIfExists(agentFolder);
     }

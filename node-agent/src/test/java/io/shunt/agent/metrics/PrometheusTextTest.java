@@ -94,7 +94,7 @@ class PrometheusTextTest {
         MetricsScrape scrape = new MetricsScrape("1.2.3", false, MetricsScrape.countByTechnique(List.of()), List.of());
         String text = PrometheusText.render(scrape);
         assertTrue(text.contains("\nshunt_agent_ready 0\n"), text);
-        assertTrue(text.contains("\nshunt_pods{technique=\"redirect\"} 0\nshunt_pods{technique=\"tc\"} 0\nshunt_pods{technique=\"tproxy\"} 0\n"), text);
+        assertTrue(text.contains("\nshunt_pods{technique=\"redirect\"} 0\nshunt_pods{technique=\"sockmap\"} 0\nshunt_pods{technique=\"tc\"} 0\nshunt_pods{technique=\"tproxy\"} 0\n"), text);
         assertTrue(text.contains("# TYPE shunt_upstream_connect_seconds histogram\n"), text);
         assertTrue(text.lines().noneMatch(l -> l.startsWith("shunt_connections_accepted_total")), text);
     }
@@ -105,7 +105,7 @@ class PrometheusTextTest {
         List<PodSample> pods = List.of(new PodSample("a", "tproxy", empty), new PodSample("b", "tproxy", empty),
                 new PodSample("odd\"pod\\\n", "redirect", empty));
         String text = PrometheusText.render(new MetricsScrape("v", true, MetricsScrape.countByTechnique(pods), pods));
-        assertTrue(text.contains("\nshunt_pods{technique=\"redirect\"} 1\nshunt_pods{technique=\"tc\"} 0\nshunt_pods{technique=\"tproxy\"} 2\n"), text);
+        assertTrue(text.contains("\nshunt_pods{technique=\"redirect\"} 1\nshunt_pods{technique=\"sockmap\"} 0\nshunt_pods{technique=\"tc\"} 0\nshunt_pods{technique=\"tproxy\"} 2\n"), text);
         assertTrue(text.contains("\nshunt_connections_active{pod=\"odd\\\"pod\\\\\\n\",technique=\"redirect\"} 0\n"), text);
         assertEquals(3, text.lines().filter(l -> l.startsWith("shunt_upstream_connect_seconds_count{")).count(), text);
     }

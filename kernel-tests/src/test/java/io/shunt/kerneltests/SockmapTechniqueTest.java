@@ -1,0 +1,238 @@
+package io.shunt.kerneltests;
+
+import io.shunt.agent.AgentConfig;
+import io.shunt.agent.NodeAgent;
+import io.shunt.agent.registry.ManagedPod;
+import io.shunt.agent.registry.PodSpec;
+import io.shunt.ffi.bpf.BpfMap;
+import io.shunt.ffi.bpf.BpfObject;
+import io.shunt.ffi.netns.NetNs;
+import io.shunt.hijack.ListenerSockets;
+import io.shunt.hijack.TechniqueId;
+import io.shunt.hijack.policy.CapturePolicy;
+import io.shunt.hijack.probe.KernelProbe;
+import io.shunt.hijack.select.Selection;
+import io.shunt.hijack.select.Selector;
+import io.shunt.hijack.select.Verdict;
+import io.shunt.hijack.sockmap.SockmapHijacker;
+import io.shunt.hijack.tc.TcHijacker;
+import io.shunt.hijack.tproxy.TproxyHijacker;
+import io.shunt.proxy.EngineConfig;
+import io.shunt.proxy.Transport;
+import io.shunt.testbed.EchoServer;
+import io.shunt.testbed.PodClient;
+import io.shunt.testbed.PodNs;
+import io.shunt.testbed.ScratchCgroup;
+import io.shunt.testbed.Topology;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The sockmap technique's own promises beyond the conformance suite: the bytes really moved by
+ * sk_msg redirection (the node's BPF counters, not just traffic flowing), removal leaves no BPF
+ * program, link, map or pin of it (checked by id with bpftool), a BPF object that does not load
+ * falls back with libbpf's message and leaves nothing, and the io_uring transport is refused with
+ * its reason so the pod falls back.
+ */
+class SockmapTechniqueTest {
+    private Topology topology;
+    private PodNs pod;
+    private NetNs podNs;
+    private EchoServer server;
+    private InetSocketAddress service;
+    private ScratchCgroup cgroup;
+    private AutoCloseable inCgroup;
+
+    @BeforeEach
+    void topology() throws IOException {
+        Verdict offered = new Selector(List.of(TechniqueId.SOCKMAP)).assess(KernelProbe.run()).getFirst();
+        Assumptions.assumeTrue(offered.outcome() != Verdict.Outcome.SKIPPED, "sockmap is not offered here: " + offered.reason());
+        topology = Topology.create("ktsm", 1);
+        pod = topology.pod(0);
+        podNs = pod.open();
+        service = new InetSocketAddress(topology.serviceAddress(0), 8080);
+        try (NetNs up = topology.upstream().open()) {
+            server = EchoServer.start(up, service);
+        }
+        cgroup = ScratchCgroup.create("shunt-kt");
+        inCgroup = cgroup.enter();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (topology != null) {
+            try {
+                inCgroup.close();
+                cgroup.close();
+            } finally {
+                server.close();
+                podNs.close();
+                topology.close();
+            }
+        }
+    }
+
+    @Test
+    void theBytesMoveBySkMsgBothWaysAndRemovalLeavesNoProgramLinkMapOrPin() throws IOException {
+        List<Integer> programs = new ArrayList<>();
+        List<Integer> links = new ArrayList<>();
+        List<Integer> maps = new ArrayList<>();
+        List<Path> folders = new ArrayList<>();
+        byte[] payload = new byte[4 << 20];
+        new Random(7).nextBytes(payload);
+        try (NodeAgent agent = NodeAgent.start(config(List.of(TechniqueId.SOCKMAP), Transport.NIO))) {
+            ManagedPod managed = agent.addPod(new PodSpec("pod-a", pod.netnsPath()).withCgroup(cgroup.dir()));
+            assertEquals(TechniqueId.SOCKMAP, managed.technique());
+            SockmapHijacker sockmap = (SockmapHijacker) managed.hijacker();
+            Map<String, Long> before = sockmap.nodeCounters();
+
+            PodClient.Exchange exchange = PodClient.exchange(podNs, service, payload);
+
+            assertArrayEquals(payload, exchange.echoedBytes(), "every byte, in order, both ways");
+            Map<String, Long> after = sockmap.nodeCounters();
+            long redirected = after.get("msg-redirected-bytes") - before.get("msg-redirected-bytes");
+            // app -> proxy carries the payload, proxy -> app the greeting and the echo
+            assertTrue(redirected >= 2L * payload.length, "bytes moved by sk_msg: " + redirected + " of at least "
+                    + 2L * payload.length + "; counters " + after);
+            assertEquals(before.get("msg-passed"), after.get("msg-passed"), "no message took the TCP path: " + after);
+            assertEquals(before.get("connect-diverted") + 1, after.get("connect-diverted"));
+            assertEquals(before.get("origdst-answered") + 1, after.get("origdst-answered"),
+                    "the proxy learnt the destination from the getsockopt program");
+
+            String installed = managed.hijacker().installed(podNs).orElseThrow();
+            programs.addAll(ids(installed, "program id (\\d+)"));
+            links.addAll(ids(installed, "link id (\\d+)"));
+            // five pod programs, the agent's two, tc's ingress filter and sk_lookup
+            assertEquals(9, programs.size(), installed);
+            assertEquals(8, links.size(), "five pod links, two agent links, the sk_lookup link: " + installed);
+            Matcher pinned = Pattern.compile("maps pinned in (\\S+)").matcher(installed);
+            while (pinned.find()) {
+                folders.add(Path.of(pinned.group(1)));
+            }
+            assertEquals(3, folders.size(), "the pod's, the node's and the inbound half's pin folders: " + installed);
+            for (Path folder : folders) {
+                try (Stream<Path> pins = Files.list(folder)) {
+                    for (Path pin : pins.filter(p -> p.getFileName().toString().startsWith("shunt_")).toList()) {
+                        try (BpfMap map = BpfMap.openPinned(pin)) {
+                            maps.add(map.id());
+                        }
+                    }
+                }
+            }
+            assertEquals(7 + 6 + 9, maps.size(), "the pod's seven, the node's six and tc's nine maps: " + maps);
+
+            assertTrue(agent.removePod("pod-a"));
+        }
+        for (Path folder : folders) {
+            assertFalse(Files.exists(folder), "pin folder " + folder + " is gone");
+        }
+        assertTrue(KernelTestSupport.await(Duration.ofSeconds(5), () -> Stream.of(
+                        programs.stream().map(id -> bpftoolShows("prog", id)),
+                        links.stream().map(id -> bpftoolShows("link", id)),
+                        maps.stream().map(id -> bpftoolShows("map", id))).flatMap(s -> s).noneMatch(shown -> shown)),
+                "programs " + programs + ", links " + links + " and maps " + maps + " must all be gone");
+        assertEquals("", Topology.execHere("bpftool", "cgroup", "show", cgroup.dir().toString()).strip());
+        assertArrayEquals("direct".getBytes(), PodClient.exchange(podNs, service, "direct".getBytes()).echoedBytes());
+        assertEquals(1, server.accepted() - 1, "both exchanges reached the upstream");
+    }
+
+    @Test
+    void aBpfObjectThatDoesNotLoadFallsBackWithLibbpfsMessageAndLeavesNothing() throws Exception {
+        byte[] real;
+        try (InputStream in = BpfObject.class.getResourceAsStream(BpfObject.RESOURCE_FOLDER + "shunt_sm_pod.bpf.o")) {
+            real = in.readAllBytes();
+        }
+        byte[] truncated = Arrays.copyOf(real, real.length / 2);
+        Path bpffs = TcHijacker.configuredBpffs();
+        SockmapHijacker broken = new SockmapHijacker(bpffs, () -> BpfObject.open("shunt_sm_node"),
+                () -> BpfObject.open("shunt_sm_pod", truncated), TcHijacker::openObject);
+        TproxyHijacker tproxy = new TproxyHijacker();
+        CapturePolicy policy = CapturePolicy.defaults();
+        try (ServerSocketChannel listener = podNs.run(() -> ServerSocketChannel.open())) {
+            listener.bind(new InetSocketAddress("127.0.0.1", 0));
+            // the JDK's own fd accessor; the test JVM runs with --add-exports java.base/sun.nio.ch
+            int fd = (int) Class.forName("sun.nio.ch.SelChImpl").getMethod("getFDVal").invoke(listener);
+            Selection selection = new Selector(List.of(TechniqueId.SOCKMAP, TechniqueId.TPROXY)).select(KernelProbe.run(), t -> {
+                if (t == TechniqueId.SOCKMAP) {
+                    broken.install(podNs, policy, new ListenerSockets(fd, -1), Optional.of(cgroup.dir()));
+                } else {
+                    tproxy.install(podNs, policy);
+                }
+            });
+            try {
+                assertEquals(TechniqueId.TPROXY, selection.chosen(), selection.describe());
+                Verdict sockmap = selection.verdicts().getFirst();
+                assertEquals(Verdict.Outcome.FAILED, sockmap.outcome(), sockmap.toString());
+                assertTrue(sockmap.reason().contains("libbpf") || sockmap.reason().contains("bpf_object"), sockmap.reason());
+                assertTrue(sockmap.reason().contains(pod.netnsPath().toString()), sockmap.reason());
+                assertEquals(Optional.empty(), broken.installed(podNs));
+                assertEquals("", Topology.execHere("bpftool", "cgroup", "show", cgroup.dir().toString()).strip());
+                assertFalse(Files.exists(bpffs.resolve("shunt").resolve("sockmap")),
+                        "the node half loaded before the pod's object failed is taken out again");
+            } finally {
+                tproxy.remove(podNs);
+            }
+        }
+    }
+
+    @Test
+    void withTheIoUringTransportSockmapIsRefusedWithTheReasonAndThePodFallsBack() throws IOException {
+        Assumptions.assumeTrue(Transport.IO_URING.isAvailable(), "io_uring is not available here");
+        try (NodeAgent agent = NodeAgent.start(config(List.of(TechniqueId.SOCKMAP, TechniqueId.TC), Transport.IO_URING))) {
+            ManagedPod managed = agent.addPod(new PodSpec("pod-a", pod.netnsPath()).withCgroup(cgroup.dir()));
+            assertEquals(TechniqueId.TC, managed.technique());
+            Verdict sockmap = managed.selection().verdicts().getFirst();
+            assertEquals(Verdict.Outcome.FAILED, sockmap.outcome(), sockmap.toString());
+            assertTrue(sockmap.reason().contains("io_uring") && sockmap.reason().contains("--transport nio"), sockmap.reason());
+            assertArrayEquals("via tc".getBytes(), PodClient.exchange(podNs, service, "via tc".getBytes()).echoedBytes());
+            assertEquals("", Topology.execHere("bpftool", "cgroup", "show", cgroup.dir().toString()).strip());
+        }
+    }
+
+    private static AgentConfig config(List<TechniqueId> ranking, Transport transport) {
+        return new AgentConfig(ranking, Set.of(), CapturePolicy.defaults(), EngineConfig.defaults(transport), true);
+    }
+
+    private static List<Integer> ids(String text, String regex) {
+        List<Integer> out = new ArrayList<>();
+        Matcher m = Pattern.compile(regex).matcher(text);
+        while (m.find()) {
+            out.add(Integer.parseInt(m.group(1)));
+        }
+        return out;
+    }
+
+    private static boolean bpftoolShows(String kind, int id) {
+        try {
+            Topology.execHere("bpftool", kind, "show", "id", Integer.toString(id));
+            return true;
+        } catch (IOException gone) {
+            return false;
+        }
+    }
+}
