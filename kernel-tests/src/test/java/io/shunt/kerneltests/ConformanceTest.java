@@ -6,7 +6,6 @@ import io.shunt.agent.PodSetupException;
 import io.shunt.agent.registry.PodSpec;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.TechniqueId;
-import io.shunt.proxy.Transport;
 import io.shunt.hijack.tc.TcHijacker;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.policy.Cidr;
@@ -423,9 +422,7 @@ class ConformanceTest {
     }
 
     private AgentConfig config(CapturePolicy policy) {
-        // sockmap refuses io_uring (NodeAgent.install says why)
-        return new AgentConfig(List.of(technique), maskedFeatures(), policy,
-                EngineConfig.defaults(technique == TechniqueId.SOCKMAP ? Transport.NIO : null), true);
+        return new AgentConfig(List.of(technique), maskedFeatures(), policy, EngineConfig.defaults(), true);
     }
 
     /** Features to treat as missing, to see on this kernel what an older one would get. */

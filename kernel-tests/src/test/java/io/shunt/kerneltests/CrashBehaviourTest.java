@@ -45,8 +45,8 @@ class CrashBehaviourTest {
             try (NetNs up = topology.upstream().open(); NetNs podNs = pod.open();
                  EchoServer upstream = EchoServer.start(up, service);
                  EchoServer appServer = EchoServer.start(podNs, app)) {
-                AgentProcess agent = AgentProcess.start(cgroup.agentArgs(List.of("--pod", "pod-a=" + pod.netnsPath()
-                        + cgroup.podSuffix(), "--pod-technique", "pod-a=" + technique.id())), null, Duration.ofSeconds(60));
+                AgentProcess agent = AgentProcess.start(List.of("--pod", "pod-a=" + pod.netnsPath()
+                        + cgroup.podSuffix(), "--pod-technique", "pod-a=" + technique.id()), null, Duration.ofSeconds(60));
                 try {
                     assertArrayEquals("up".getBytes(), PodClient.exchange(podNs, service, "up".getBytes()).echoedBytes());
                 } finally {
@@ -82,7 +82,7 @@ class CrashBehaviourTest {
             List<String> args = List.of("--pod", "pod-a=" + "%s" + cgroup.podSuffix(), "--pod-technique",
                     "pod-a=" + technique.id(), "--state-file", dir.resolve("pods.json").toString());
             PodNs pod = topology.pod(0);
-            List<String> agentArgs = cgroup.agentArgs(args.stream().map(a -> a.replace("%s", pod.netnsPath().toString())).toList());
+            List<String> agentArgs = args.stream().map(a -> a.replace("%s", pod.netnsPath().toString())).toList();
             InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
             try (NetNs up = topology.upstream().open(); NetNs podNs = pod.open();
                  EchoServer upstream = EchoServer.start(up, service)) {

@@ -5,8 +5,6 @@ import io.shunt.testbed.ScratchCgroup;
 import io.shunt.testbed.Topology;
 
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.stream.Collectors;
 
 /**
@@ -34,16 +32,6 @@ final class SockmapCgroup implements AutoCloseable {
             cgroup.close();
             throw e;
         }
-    }
-
-    /** The agent's arguments for this technique: sockmap runs with the NIO transport (it refuses io_uring). */
-    List<String> agentArgs(List<String> args) {
-        if (cgroup == null) {
-            return args;
-        }
-        List<String> out = new ArrayList<>(args);
-        out.addAll(List.of("--transport", "nio"));
-        return out;
     }
 
     /** What to append to a {@code --pod NAME=NETNS} argument: {@code ,cgroup=DIR}, or nothing. */

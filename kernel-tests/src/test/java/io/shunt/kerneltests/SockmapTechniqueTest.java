@@ -19,6 +19,7 @@ import io.shunt.hijack.tc.TcHijacker;
 import io.shunt.hijack.tproxy.TproxyHijacker;
 import io.shunt.proxy.EngineConfig;
 import io.shunt.proxy.Transport;
+import io.shunt.testbed.AgentProcess;
 import io.shunt.testbed.EchoServer;
 import io.shunt.testbed.PodClient;
 import io.shunt.testbed.PodNs;
@@ -56,8 +57,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The sockmap technique's own promises beyond the conformance suite: the bytes really moved by
  * sk_msg redirection (the node's BPF counters, not just traffic flowing), removal leaves no BPF
  * program, link, map or pin of it (checked by id with bpftool), a BPF object that does not load
- * falls back with libbpf's message and leaves nothing, and the io_uring transport is refused with
- * its reason so the pod falls back.
+ * falls back with libbpf's message and leaves nothing, and io_uring with multishot POLLIN (which
+ * stalls on sk_msg queues) is refused with its reason so the pod falls back.
  */
 class SockmapTechniqueTest {
     private Topology topology;
@@ -105,7 +106,7 @@ class SockmapTechniqueTest {
         List<Path> folders = new ArrayList<>();
         byte[] payload = new byte[4 << 20];
         new Random(7).nextBytes(payload);
-        try (NodeAgent agent = NodeAgent.start(config(List.of(TechniqueId.SOCKMAP), Transport.NIO))) {
+        try (NodeAgent agent = NodeAgent.start(config(List.of(TechniqueId.SOCKMAP), null))) {
             ManagedPod managed = agent.addPod(new PodSpec("pod-a", pod.netnsPath()).withCgroup(cgroup.dir()));
             assertEquals(TechniqueId.SOCKMAP, managed.technique());
             SockmapHijacker sockmap = (SockmapHijacker) managed.hijacker();
@@ -201,16 +202,20 @@ class SockmapTechniqueTest {
     }
 
     @Test
-    void withTheIoUringTransportSockmapIsRefusedWithTheReasonAndThePodFallsBack() throws IOException {
+    void onIoUringWithMultishotPollInSockmapIsRefusedWithTheReasonAndThePodFallsBack() throws IOException {
         Assumptions.assumeTrue(Transport.IO_URING.isAvailable(), "io_uring is not available here");
-        try (NodeAgent agent = NodeAgent.start(config(List.of(TechniqueId.SOCKMAP, TechniqueId.TC), Transport.IO_URING))) {
-            ManagedPod managed = agent.addPod(new PodSpec("pod-a", pod.netnsPath()).withCgroup(cgroup.dir()));
-            assertEquals(TechniqueId.TC, managed.technique());
-            Verdict sockmap = managed.selection().verdicts().getFirst();
-            assertEquals(Verdict.Outcome.FAILED, sockmap.outcome(), sockmap.toString());
-            assertTrue(sockmap.reason().contains("io_uring") && sockmap.reason().contains("--transport nio"), sockmap.reason());
+        // the agent turns multishot POLLIN off itself; an operator who turns it back on gets tc
+        AgentProcess agent = AgentProcess.start(List.of("-D" + Transport.POLL_ADD_MULTISHOT_PROPERTY + "=true"),
+                List.of("--pod", "pod-a=" + pod.netnsPath() + ",cgroup=" + cgroup.dir(), "--technique", "sockmap,tc"),
+                null, Duration.ofSeconds(60));
+        try {
             assertArrayEquals("via tc".getBytes(), PodClient.exchange(podNs, service, "via tc".getBytes()).echoedBytes());
+            String log = String.join("\n", agent.output());
+            assertTrue(log.contains("technique=tc intercepted") && log.contains("sockmap is not used with this transport")
+                    && log.contains(Transport.POLL_ADD_MULTISHOT_PROPERTY), log);
             assertEquals("", Topology.execHere("bpftool", "cgroup", "show", cgroup.dir().toString()).strip());
+        } finally {
+            assertEquals(0, agent.stop(Duration.ofSeconds(30)));
         }
     }
 

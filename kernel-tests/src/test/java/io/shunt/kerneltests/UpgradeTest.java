@@ -42,10 +42,10 @@ class UpgradeTest {
              Topology topology = Topology.create("ktupgrade", 1)) {
             PodNs pod = topology.pod(0);
             InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
-            List<String> args = cgroup.agentArgs(List.of("--pod", "pod-a=" + pod.netnsPath() + cgroup.podSuffix(),
+            List<String> args = List.of("--pod", "pod-a=" + pod.netnsPath() + cgroup.podSuffix(),
                     "--pod-technique", "pod-a=" + technique.id(), "--state-file", dir.resolve("pods.json").toString(),
                     "--admin-socket", dir.resolve("admin.sock").toString(), "--cni-socket", dir.resolve("cni.sock").toString(),
-                    "--log-connections"));
+                    "--log-connections");
             try (NetNs up = topology.upstream().open(); NetNs podNs = pod.open();
                  EchoServer upstream = EchoServer.start(up, service)) {
                 AgentProcess old = AgentProcess.start(args, null, Duration.ofSeconds(60));

@@ -10,7 +10,6 @@ import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.HijackException;
 import io.shunt.hijack.ListenerSockets;
 import io.shunt.hijack.TechniqueId;
-import io.shunt.proxy.Transport;
 import io.shunt.hijack.nft.NatDrain;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.probe.Feature;
@@ -479,12 +478,10 @@ public final class NodeAgent implements AutoCloseable {
 
     /** One attempt: listeners first, then rules; a failure of the rules closes the listeners again. */
     private Installed install(PodSpec spec, NetNs netns, TechniqueId technique) throws IOException {
-        if (technique == TechniqueId.SOCKMAP && config.engine().transport() == Transport.IO_URING) {
+        String defect = technique == TechniqueId.SOCKMAP ? config.engine().transport().skMsgQueueDefect() : "";
+        if (!defect.isEmpty()) {
             // measured on 6.18 with Netty 4.2.18: see docs/design.md, "The sockmap technique"
-            throw new IOException("sockmap is not used with the io_uring transport: the proxy's io_uring reads of a "
-                    + "socket whose bytes arrive by sk_msg redirection stop after a backpressure pause (a 1 MiB "
-                    + "transfer stalled at 100 KiB in the conformance suite); start the agent with --transport nio "
-                    + "to use sockmap");
+            throw new IOException("sockmap is not used with this transport: " + defect);
         }
         TechniqueBinding binding = TechniqueBinding.of(technique);
         AttachedPod attached = engine.attach(endpoint(spec, netns, binding));

@@ -36,6 +36,16 @@ public enum Transport {
         }
 
         @Override
+        public String skMsgQueueDefect() {
+            return IoUring.isPollAddMultishotEnabled() ? "Netty's io_uring transport runs with multishot POLLIN polls ("
+                    + POLL_ADD_MULTISHOT_PROPERTY + " is not false): a socket whose bytes arrive by sk_msg redirection "
+                    + "never reports IORING_CQE_F_SOCK_NONEMPTY, Netty takes it for drained after each read, and the "
+                    + "bytes still queued are read only at the next wakeup, which may never come (measured: a 1 MiB "
+                    + "transfer stalled at 100 KiB). The agent sets the property to false itself; a JVM that embeds "
+                    + "the engine must pass -D" + POLL_ADD_MULTISHOT_PROPERTY + "=false, or use --transport nio" : "";
+        }
+
+        @Override
         public String unavailabilityCause() {
             return IoUring.isAvailable() ? "" : String.valueOf(IoUring.unavailabilityCause());
         }
@@ -134,6 +144,32 @@ public enum Transport {
     }
 
     public abstract boolean isAvailable();
+
+    /**
+     * Netty's system property that turns io_uring's multishot POLLIN polls on or off; read once,
+     * when Netty's io_uring class initialises.
+     */
+    public static final String POLL_ADD_MULTISHOT_PROPERTY = "io.netty.iouring.pollAddMultishotEnabled";
+
+    /**
+     * Why this transport would stall on sockets whose bytes arrive by sk_msg redirection (the
+     * sockmap technique), or empty when it reads them correctly. Such bytes sit in the socket's
+     * psock queue, which {@code tcp_bpf_recvmsg} drains without reporting how much is left.
+     */
+    public String skMsgQueueDefect() {
+        return "";
+    }
+
+    /**
+     * Makes Netty's io_uring transport arm one-shot POLLIN polls (re-armed after each read loop,
+     * so a poll armed while bytes are queued reports them at once) unless the operator chose
+     * otherwise. Must run before anything touches Netty's io_uring classes: the agent's first act.
+     */
+    public static void preferOneShotPollIn() {
+        if (System.getProperty(POLL_ADD_MULTISHOT_PROPERTY) == null) {
+            System.setProperty(POLL_ADD_MULTISHOT_PROPERTY, "false");
+        }
+    }
 
     public abstract String unavailabilityCause();
 

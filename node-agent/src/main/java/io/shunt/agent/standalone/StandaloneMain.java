@@ -1,5 +1,7 @@
 package io.shunt.agent.standalone;
 
+import io.shunt.proxy.Transport;
+
 import io.shunt.agent.AgentConfig;
 import io.shunt.agent.CniPods;
 import io.shunt.agent.OptOut;
@@ -223,6 +225,8 @@ public final class StandaloneMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        // before any Netty class loads: the sockmap technique needs io_uring's one-shot POLLIN (Transport)
+        Transport.preferOneShotPollIn();
         LogFormat.selectFrom(args);
         System.exit(commandLine(new StandaloneMain()).execute(args));
     }
