@@ -11,6 +11,7 @@ import io.shunt.k8s.PodWatcher;
 import io.shunt.agent.admin.AdminEndpoint;
 import io.shunt.agent.admin.AdminService;
 import io.shunt.agent.admin.ExclusionJournal;
+import io.shunt.agent.admin.RankingJournal;
 import io.shunt.agent.cni.CniEndpoint;
 import io.shunt.agent.metrics.MetricsServer;
 import io.shunt.agent.cni.conflist.ChainEntry;
@@ -156,6 +157,8 @@ public final class StandaloneMain implements Callable<Integer> {
     private volatile ConflistGuard conflistGuard;
     /** Live exclusion changes, kept beside the state file; null without one. */
     private ExclusionJournal exclusions;
+    /** The ranking set live with technique set --default, kept beside the state file; null without one. */
+    private RankingJournal rankings;
 
     @CommandLine.Option(names = "--log-format", paramLabel = "text|json", defaultValue = "text",
             description = "text: one line per event; json: one JSON object per line (an event about a pod carries "
@@ -242,8 +245,7 @@ public final class StandaloneMain implements Callable<Integer> {
         try {
             config = options.toConfig();
             if (stateFile != null) {
-                exclusions = ExclusionJournal.besides(stateFile);
-                config = config.withPolicy(exclusions.applyTo(config.policy()));
+                config = takeOver ? config : withJournals(config); // a successor reads them once its predecessor stopped changing them
             }
             Map<String, TechniqueId> pinned = options.pinnedTechniques();
             podSpecs = pods.stream().map(PodSpec::parse)
@@ -257,7 +259,8 @@ public final class StandaloneMain implements Callable<Integer> {
             err.println("shunt-agent: " + oneLine(e.getMessage()));
             return EXIT_USAGE;
         } catch (IOException e) {
-            err.println("shunt-agent: cannot read the live exclusions kept beside " + stateFile + ": " + oneLine(e.getMessage()));
+            err.println("shunt-agent: cannot read the live changes (exclusions, ranking) kept beside " + stateFile + ": "
+                    + oneLine(e.getMessage()));
             return EXIT_FAILURE;
         }
         if (cniConfDir != null && cniSocket == null) {
@@ -294,6 +297,17 @@ public final class StandaloneMain implements Callable<Integer> {
         } catch (IOException e) {
             err.println("shunt-agent: cannot take over: " + e.getMessage());
             return EXIT_FAILURE;
+        }
+        if (takeOver) {
+            // The predecessor (if any) takes no live change from now on: the journals are final.
+            try {
+                config = withJournals(config);
+            } catch (IOException e) {
+                predecessor.ifPresent(HandOver::abort);
+                err.println("shunt-agent: cannot read the live changes (exclusions, ranking) kept beside " + stateFile
+                        + ": " + oneLine(e.getMessage()));
+                return EXIT_FAILURE;
+            }
         }
         try {
             agent = stateFile == null ? NodeAgent.start(config) : NodeAgent.start(config, new PodStore(stateFile));
@@ -352,6 +366,18 @@ public final class StandaloneMain implements Callable<Integer> {
         // Everything from here on happens in the shutdown hook, on SIGTERM or SIGINT.
         new CountDownLatch(1).await();
         return 0;
+    }
+
+    /**
+     * The command line's configuration with the live changes kept beside the state file applied:
+     * the exclusions changed with shuntctl exclude on top of its policy, and the ranking set with
+     * shuntctl technique set --default instead of its --technique.
+     */
+    private AgentConfig withJournals(AgentConfig commandLine) throws IOException {
+        exclusions = ExclusionJournal.besides(stateFile);
+        rankings = RankingJournal.besides(stateFile);
+        return commandLine.withPolicy(exclusions.applyTo(commandLine.policy()))
+                .withRanking(rankings.applyTo(commandLine.ranking()));
     }
 
     /** Starts (or, after an abandoned hand-over, restarts) the CNI endpoint. */
@@ -413,7 +439,8 @@ public final class StandaloneMain implements Callable<Integer> {
         }
         if (adminSocket != null) {
             startService("cannot serve the admin API on " + adminSocket, () -> AdminEndpoint.start(adminSocket,
-                    new AdminService(agent, VERSION, lifecycle(conflist), Optional.ofNullable(exclusions)), ADMIN_CONCURRENCY, ADMIN_REQUEST_TIMEOUT));
+                    new AdminService(agent, VERSION, lifecycle(conflist), Optional.ofNullable(exclusions),
+                            Optional.ofNullable(rankings)), ADMIN_CONCURRENCY, ADMIN_REQUEST_TIMEOUT));
         }
         if (conflist != null) {
             startService("cannot chain shunt-cni into " + cniConfDir, () -> {
@@ -484,6 +511,9 @@ public final class StandaloneMain implements Callable<Integer> {
                     try {
                         if (exclusions != null) {
                             java.nio.file.Files.deleteIfExists(exclusions.file());
+                        }
+                        if (rankings != null) {
+                            java.nio.file.Files.deleteIfExists(rankings.file());
                         }
                         java.nio.file.Files.deleteIfExists(stateFile);
                     } catch (IOException e) {
