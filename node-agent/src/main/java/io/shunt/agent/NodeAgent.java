@@ -73,6 +73,8 @@ public final class NodeAgent implements AutoCloseable {
     private boolean closed;
     /** Set once a successor took the pods over: rules stay when this agent closes. */
     private volatile boolean handedOver;
+    /** Set by {@link #leaveRulesOnClose()}: rules and records stay when this agent closes, for the next one. */
+    private volatile boolean keepRules;
 
     private NodeAgent(AgentConfig config, KernelFeatures features, Optional<PodStore> store) {
         this.config = config;
@@ -216,6 +218,21 @@ public final class NodeAgent implements AutoCloseable {
         }
         LOG.info("handed {} pod(s) over to the successor agent; serving the open connections until they end",
                 registry.all().size());
+    }
+
+    /** Whether a successor has taken the pods over ({@link #handOver()}). */
+    public boolean handedOver() {
+        return handedOver;
+    }
+
+    /**
+     * From now on, {@link #close()} leaves every pod's rules and the state file as they are and only
+     * closes this agent's listeners and connections: the pods' connections are refused (every
+     * technique fails closed without its listeners) until the next agent started with the same
+     * state file takes them back, exactly as after a crash.
+     */
+    public void leaveRulesOnClose() {
+        keepRules = true;
     }
 
     /** Connections this agent still serves, over all pods. */
@@ -564,15 +581,20 @@ public final class NodeAgent implements AutoCloseable {
         }
         closed = true;
         ready = false;
-        if (handedOver) {
-            // The successor owns the rules and the state file now; only our sockets go.
+        if (handedOver || keepRules) {
+            // The successor (or the next agent, from the state file) owns the rules now; only our sockets go.
             for (ManagedPod pod : registry.all()) {
                 pod.engine().close(true);
                 pod.netns().close();
             }
             drains.shutdownNow();
             engine.close();
-            LOG.info("agent stopped after the hand-over; rules left to the successor");
+            if (handedOver) {
+                LOG.info("agent stopped after the hand-over; rules left to the successor");
+            } else {
+                LOG.info("agent stopped, rules left in place: {} pod(s) refuse connections until the next agent takes "
+                        + "them back from the state file", registry.all().size());
+            }
             return;
         }
         List<String> failures = new ArrayList<>();
