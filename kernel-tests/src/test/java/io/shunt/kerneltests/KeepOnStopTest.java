@@ -99,6 +99,81 @@ class KeepOnStopTest {
         }
     }
 
+    /**
+     * A pod follows the node's ranking; when that changed between two agents (a new --technique in
+     * the ConfigMap, or technique set --default), the agent that takes the pod back installs
+     * another technique over what the previous one left, in a restart after --on-stop keep and in
+     * a take-over alike. What the old technique left must go, or its rules would keep diverting
+     * the pod's connections to nothing (tc's hairpin to an empty SOCKMAP refuses every one).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"tc,tproxy,false", "tproxy,tc,false", "tc,redirect,true",
+            "tproxy,redirect,true", "redirect,tc,true"})
+    void aPodTakenBackUnderAnotherRankingKeepsNothingOfItsOldTechnique(String before, String after, boolean takeOver)
+            throws Exception {
+        Path dir = Files.createTempDirectory("shunt-ktkeep");
+        try (Topology topology = Topology.create("ktkeepmv", 1)) {
+            PodNs pod = topology.pod(0);
+            List<String> args = List.of("--pod", "pod-a=" + pod.netnsPath(), "--state-file", dir.resolve("pods.json").toString(),
+                    "--admin-socket", dir.resolve("admin.sock").toString(), "--on-stop", "keep");
+            InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
+            InetSocketAddress app = new InetSocketAddress(pod.address(), 8080);
+            try (NetNs up = topology.upstream().open(); NetNs podNs = pod.open();
+                 EchoServer upstream = EchoServer.start(up, service);
+                 EchoServer appServer = EchoServer.start(podNs, app)) {
+                AgentProcess first = AgentProcess.start(with(args, "--technique", before), null, Duration.ofSeconds(60));
+                AgentProcess second = null;
+                try {
+                    assertArrayEquals("up".getBytes(), PodClient.exchange(podNs, service, "up".getBytes()).echoedBytes());
+                    if (!takeOver) {
+                        assertEquals(0, first.stop(Duration.ofSeconds(30)));
+                        awaitNoListeners(pod);
+                    }
+                    List<String> next = with(args, "--technique", after);
+                    second = AgentProcess.start(takeOver ? with(next, "--take-over") : next, null, Duration.ofSeconds(60));
+                    if (takeOver) {
+                        assertEquals(0, first.stop(Duration.ofSeconds(30)), String.join("\n", first.output()));
+                        awaitListeners(pod, 2);
+                    }
+                    for (int i = 0; i < 5; i++) {
+                        assertArrayEquals("out".getBytes(), PodClient.exchange(podNs, service, "out".getBytes(),
+                                Duration.ofSeconds(5)).echoedBytes());
+                        assertArrayEquals("in".getBytes(), PodClient.exchange(up, app, "in".getBytes(),
+                                Duration.ofSeconds(5)).echoedBytes());
+                    }
+                    assertOneSetOfRules(pod, TechniqueId.fromId(after));
+                } finally {
+                    first.close();
+                    if (second != null) {
+                        assertEquals(0, second.stop(Duration.ofSeconds(30)));
+                    }
+                }
+                // the last agent kept its rules: take them off as an uninstall would
+                Run uninstall = run(List.of("uninstall-cni", "--cni-conf-dir", Files.createDirectory(dir.resolve("net.d")).toString(),
+                        "--cni-backup-dir", dir.resolve("backup").toString(), "--state-file", dir.resolve("pods.json").toString()));
+                assertEquals(0, uninstall.exit(), uninstall.output());
+                assertEquals("", Topology.exec(pod.netnsName(), "nft", "list", "ruleset").strip());
+            }
+        } finally {
+            KernelTestSupport.deleteRecursively(dir);
+        }
+    }
+
+    private static List<String> with(List<String> base, String... more) {
+        List<String> args = new ArrayList<>(base);
+        args.addAll(List.of(more));
+        return args;
+    }
+
+    /** After a take-over, until the old agent's listeners are gone and only the new one's remain. */
+    private static void awaitListeners(PodNs pod, int count) throws IOException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (listeners(pod).lines().count() != count && System.nanoTime() < deadline) {
+            KernelTestSupport.sleep(20);
+        }
+        assertEquals(count, listeners(pod).lines().count(), listeners(pod));
+    }
+
     private static void assertOneSetOfRules(PodNs pod, TechniqueId technique) throws IOException {
         String tables = Topology.exec(pod.netnsName(), "nft", "list", "tables");
         assertEquals(technique == TechniqueId.TC ? 0 : 1,

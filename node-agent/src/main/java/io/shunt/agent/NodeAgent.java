@@ -143,7 +143,7 @@ public final class NodeAgent implements AutoCloseable {
                 continue;
             }
             try {
-                addPod(spec, false);
+                releaseOtherTechniques(addPod(spec, false));
                 kept++;
             } catch (IOException | RuntimeException e) {
                 // Its namespace exists: keep the record, so the next start (or a predecessor still
@@ -155,6 +155,28 @@ public final class NodeAgent implements AutoCloseable {
         }
         persist();
         LOG.info("reconciled: {} of {} persisted pod(s) intercepted again", kept, persisted.size());
+    }
+
+    /**
+     * A pod taken back follows today's ranking, which may pick another technique than the one the
+     * previous agent installed (the ranking changed in between; or a stop with --on-stop keep, or
+     * a take-over, left the old rules). The new technique's rules are in; what the others left
+     * goes now, as after a live move ({@link #switchTechnique}), or it would keep diverting the
+     * pod's connections (tc's hairpin, to listeners that are gone). A technique with nothing there
+     * removes nothing.
+     */
+    private void releaseOtherTechniques(ManagedPod pod) {
+        for (TechniqueId other : TechniqueId.values()) {
+            if (other == pod.technique()) {
+                continue;
+            }
+            try {
+                TechniqueBinding.of(other).hijacker().releaseAfterReplaced(pod.netns());
+            } catch (HijackException | RuntimeException e) {
+                LOG.atWarn().addKeyValue("pod", pod.name()).addKeyValue("technique", pod.technique().id())
+                        .log("could not remove what {} may have left in the pod's namespace: {}", other.id(), e.getMessage());
+            }
+        }
     }
 
     private void persist() throws IOException {
