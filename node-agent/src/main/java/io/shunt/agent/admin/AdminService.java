@@ -48,6 +48,7 @@ public final class AdminService {
     private final java.util.Optional<RankingJournal> rankingJournal;
     /** Between handover-prepare and its abort: the successor has read the state and the journals already. */
     private volatile boolean handOverPrepared;
+    private final Object liveChanges = new Object();
 
     /** What the agent process does beyond the pods: uninstall from the node, hand over to a successor, stop. */
     public interface Lifecycle {
@@ -99,16 +100,13 @@ public final class AdminService {
                 case "rules" -> rules(request.arg("pod"));
                 case "explain" -> explain(request.arg("pod"), request.arg("destination"));
                 case "exclude-list" -> policy(agent.policy());
-                case "exclude-add" -> exclude(notHandingOver(request), true);
-                case "exclude-remove" -> exclude(notHandingOver(request), false);
-                case "technique-set" -> techniqueSet(notHandingOver(request).arg("pod"), request.arg("technique"));
+                case "exclude-add" -> liveChange(() -> exclude(request, true));
+                case "exclude-remove" -> liveChange(() -> exclude(request, false));
+                case "technique-set" -> liveChange(() -> techniqueSet(request.arg("pod"), request.arg("technique")));
                 case "conns" -> conns(request.arg("pod"));
                 case "stats" -> stats();
                 case "uninstall" -> uninstall();
-                case "handover-prepare" -> {
-                    handOverPrepared = true;
-                    yield new Views.Change(lifecycle.prepareHandOver(), List.of(), Map.of());
-                }
+                case "handover-prepare" -> new Views.Change(prepareHandOver(), List.of(), Map.of());
                 case "handover-release" -> new Views.Change(lifecycle.releaseHandOver(), List.of(), Map.of());
                 case "handover-abort" -> {
                     handOverPrepared = false;
@@ -125,16 +123,33 @@ public final class AdminService {
         }
     }
 
+    /** A command that changes what a successor reads from the state file and the journals. */
+    @FunctionalInterface
+    private interface LiveChange {
+        Object run() throws AdminException;
+    }
+
     /**
      * A live change after handover-prepare would be lost: the successor has read the state file
-     * and the journals, and installs its rules from what it read.
+     * and the journals, and installs its rules from what it read. Changes and the prepare step
+     * exclude each other, so none slips in between.
      */
-    private AdminRequest notHandingOver(AdminRequest request) throws AdminException {
-        if (handOverPrepared) {
-            throw new AdminException(ErrorKind.NOT_READY, "a new agent is taking this one's pods over (--take-over); "
-                    + "nothing changed: retry in a moment, once the new agent answers");
+    private Object liveChange(LiveChange change) throws AdminException {
+        synchronized (liveChanges) {
+            if (handOverPrepared) {
+                throw new AdminException(ErrorKind.NOT_READY, "a new agent is taking this one's pods over (--take-over); "
+                        + "nothing changed: retry in a moment, once the new agent answers");
+            }
+            return change.run();
         }
-        return request;
+    }
+
+    private String prepareHandOver() {
+        synchronized (liveChanges) {
+            String prepared = lifecycle.prepareHandOver();
+            handOverPrepared = true; // before the reply: the successor reads the journals once it has it
+            return prepared;
+        }
     }
 
     private Views.Status status() {
