@@ -13,7 +13,7 @@ public final class ExitCode {
     public static final int NOT_FOUND = 3;
     /** No agent answers on the admin socket. */
     public static final int AGENT_UNREACHABLE = 4;
-    /** The agent is still starting (taking back its pods). */
+    /** The agent is still starting (taking back its pods), or handing them over to a successor. */
     public static final int NOT_READY = 5;
     /** uninstall --verify found something of Shunt's left behind. */
     public static final int NOT_CLEAN = 6;

@@ -20,7 +20,7 @@ import picocli.CommandLine.Command;
                 "",
                 "Exit codes:",
                 "  0 ok                          4 no agent answers on the socket",
-                "  1 the agent failed; nothing changed   5 the agent is still starting",
+                "  1 the agent failed; nothing changed   5 the agent is still starting (or handing over)",
                 "  2 bad usage or argument        6 uninstall --verify found leftovers",
                 "  3 no such pod or entry"})
 public final class Shuntctl implements Runnable {

@@ -18,7 +18,8 @@ final class TechniqueCommand {
             + "established connections keep flowing (redirect to tproxy; tproxy to redirect only once the pod has no "
             + "open connection). With --default, sets the ranking (NAME[,NAME...]) for pods added from now on."})
     static final class Set extends AgentCommand {
-        @Option(names = "--default", description = "Change the ranking for pods added from now on instead of one pod.")
+        @Option(names = "--default", description = "Change the ranking for pods added from now on instead of one pod. "
+                + "An agent with --state-file keeps it across restarts and take-overs, in place of its --technique.")
         boolean defaultRanking;
 
         @Parameters(arity = "1..2", paramLabel = "[POD] TECHNIQUE",

@@ -48,9 +48,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * <ul>
  *   <li>kubectl accepts every object in a client-side dry run;</li>
  *   <li>the DaemonSet has what the agent needs and nothing it must not have (host network, the
- *       capability set instead of privileged, probes on the metrics address, host paths mounted at
- *       the same path, propagation), and every agent option it passes, including those of the
+ *       capability set instead of privileged, probes that reach this pod's agent, host paths mounted
+ *       at the same path, propagation), and every agent option it passes, including those of the
  *       ConfigMap's argument file, is one the agent parses;</li>
+ *   <li>it upgrades by take-over (surge, no host port, --take-over, rules kept on SIGTERM), and its
+ *       uninstall DaemonSet can remove the rules the agents left;</li>
  *   <li>the systemd unit's ExecStart parses the same way, with the same capabilities, and
  *       {@code systemd-analyze verify} has nothing to say about it.</li>
  * </ul>
@@ -292,10 +294,21 @@ class DeployManifestsTest {
         assertTrue(args.contains("@" + AGENT_ARGS_MOUNT + "/agent.args"), "the ConfigMap's argument file: " + args);
         CommandLine.ParseResult parsed = parseAgent(args, argFiles);
 
-        // kubelet probes the metrics address, which is on the node's loopback with hostNetwork.
+        // kubelet probes the metrics address, which is on the node's loopback with hostNetwork, once
+        // the startup probe has seen this pod's own agent serve (its --ready-file): before that, the
+        // address may be an old agent's that this one is taking the pods over from.
         InetSocketAddress metrics = hostPort(parsed.matchedOptionValue("--metrics-address", ""));
         assertTrue(metrics.getAddress().isLoopbackAddress(), "metrics on loopback only: " + metrics);
-        Map<String, String> probes = Map.of("startupProbe", "/healthz", "livenessProbe", "/healthz", "readinessProbe", "/readyz");
+        Path readyFile = parsed.matchedOptionValue("--ready-file", (Path) null);
+        assertNotNull(readyFile, "--ready-file, for the startup probe");
+        String startup = String.join(" ", strings(agent.at("/startupProbe/exec/command")));
+        assertTrue(startup.contains("cat " + readyFile) && startup.contains("readlink /proc/self/ns/pid"),
+                "the startup probe checks that " + readyFile + " is this container's agent's: " + startup);
+        JsonNode readyVolume = volume(pod, stream(agent.path("volumeMounts"))
+                .filter(m -> readyFile.startsWith(Path.of(m.path("mountPath").asText()))).findFirst()
+                .orElseThrow(() -> new AssertionError(readyFile + " is on no volume")).path("name").asText());
+        assertTrue(readyVolume.has("emptyDir"), "the ready file is the pod's own, not the node's: " + readyVolume);
+        Map<String, String> probes = Map.of("livenessProbe", "/healthz", "readinessProbe", "/readyz");
         probes.forEach((probe, path) -> {
             JsonNode get = agent.path(probe).path("httpGet");
             assertEquals(path, get.path("path").asText(), probe);
@@ -315,6 +328,72 @@ class DeployManifestsTest {
         JsonNode netns = mountAt(agent, "/var/run/netns");
         assertEquals("HostToContainer", netns.path("mountPropagation").asText(),
                 "pod netns mounts made after the agent started must appear in its container");
+    }
+
+    /**
+     * An upgrade hands the pods from the old agent to the new one on each node: the new pod must be
+     * able to start beside the old one (surge, and no host port, which the scheduler would see
+     * taken), take the pods over, and the old one's SIGTERM must remove nothing and not cut its
+     * drain short.
+     */
+    @Test
+    void daemonSetUpgradesByTakeOverAndKeepsRulesOnSigterm() throws IOException {
+        JsonNode ds = daemonSet();
+        assertEquals("RollingUpdate", ds.at("/spec/updateStrategy/type").asText());
+        assertEquals(1, ds.at("/spec/updateStrategy/rollingUpdate/maxSurge").asInt(), "the new pod starts beside the old");
+        assertEquals(0, ds.at("/spec/updateStrategy/rollingUpdate/maxUnavailable").asInt(-1), "the old goes only after");
+        JsonNode pod = ds.at("/spec/template/spec");
+        for (JsonNode c : allContainers(pod)) {
+            // With hostNetwork every declared containerPort becomes a hostPort (API defaulting).
+            assertTrue(c.path("ports").isEmpty(), c.path("name") + " declares ports, host ports with hostNetwork, "
+                    + "which keep the surge pod off the node: " + c.path("ports"));
+        }
+        CommandLine.ParseResult parsed = parsedDaemonSetAgent();
+        assertTrue(parsed.hasMatchedOption("--take-over"), "--take-over");
+        assertEquals("keep", String.valueOf(parsed.matchedOptionValue("--on-stop", (Object) null)), "--on-stop=keep");
+        long drainSeconds = java.time.Duration.parse("PT" + parsed.matchedOptionValue("--drain-timeout", "60s")
+                .toUpperCase()).toSeconds();
+        assertTrue(pod.path("terminationGracePeriodSeconds").asLong() > drainSeconds,
+                "kubelet's SIGKILL must not cut the old agent's drain (" + drainSeconds + " s) short");
+    }
+
+    /** The uninstall DaemonSet removes the rules the agents left (--on-stop=keep), where they left them. */
+    @Test
+    void cleanupDaemonSetCanRemoveTheRulesTheAgentsLeft() throws IOException {
+        JsonNode agentPod = daemonSet().at("/spec/template/spec");
+        JsonNode agent = container(agentPod, "containers", "agent");
+        JsonNode cleanupPod = yaml(KUBERNETES.resolve("uninstall/shunt-cleanup.yaml")).at("/spec/template/spec");
+        JsonNode init = container(cleanupPod, "initContainers", "uninstall-node");
+        List<String> command = strings(init.path("command"));
+        Path stateFile = parsedDaemonSetAgent().matchedOptionValue("--state-file", (Path) null);
+        assertEquals(stateFile.getParent().toString(), command.get(3), "uninstall-node's STATE_DIR: " + command);
+        assertTrue(Files.readString(REPO.resolve("deploy/container/uninstall-node")).contains("--state-file \"$state_dir/pods.json\""),
+                "uninstall-node passes the state file to uninstall-cni");
+        assertEquals(stateFile.getFileName().toString(), "pods.json");
+        assertEquals(CAPABILITIES, Set.copyOf(strings(init.at("/securityContext/capabilities/add"))));
+        assertEquals(env(agent, "SHUNT_TC_BPFFS"), env(init, "SHUNT_TC_BPFFS"), "the agents' bpffs");
+        for (String path : List.of("/var/run/netns", "/sys/fs/bpf", stateFile.getParent().toString())) {
+            assertEquals(volumeMountedAt(agentPod, agent, path).at("/hostPath/path").asText(),
+                    volumeMountedAt(cleanupPod, init, path).at("/hostPath/path").asText(), path + " as the agent sees it");
+        }
+        assertEquals("HostToContainer", mountAt(init, "/var/run/netns").path("mountPropagation").asText());
+    }
+
+    private static String env(JsonNode container, String name) {
+        return stream(container.path("env")).filter(e -> e.path("name").asText().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError(container.path("name") + " has no " + name)).path("value").asText();
+    }
+
+    /** The DaemonSet agent's arguments with the ConfigMap's argument file, parsed by the agent's own command line. */
+    private CommandLine.ParseResult parsedDaemonSetAgent() throws IOException {
+        JsonNode pod = daemonSet().at("/spec/template/spec");
+        JsonNode agent = container(pod, "containers", "agent");
+        JsonNode configMap = yaml(KUBERNETES.resolve("configmap.yaml"));
+        Map<String, Path> argFiles = new LinkedHashMap<>();
+        configMap.path("data").properties().forEach(e -> argFiles.put(AGENT_ARGS_MOUNT + "/" + e.getKey(),
+                write(temp.resolve("configmap-" + e.getKey()), e.getValue().asText())));
+        return parseAgent(agentCommand(agent).agentArgs().stream().map(a -> a.replace("$(NODE_NAME)", "node-1")).toList(),
+                argFiles);
     }
 
     /** The agent reads pods and nothing else; it never writes to the API server. */
@@ -382,6 +461,8 @@ class DeployManifestsTest {
                 "ProtectSystem=strict leaves --cni-conf-dir " + confDir + " writable");
         assertTrue(hostPort(parsed.matchedOptionValue("--metrics-address", "")).getAddress().isLoopbackAddress());
         assertEquals("on-failure", single(unit, "Restart"), "a clean exit (shuntctl uninstall) must not restart it");
+        assertEquals("keep", String.valueOf(parsed.matchedOptionValue("--on-stop", (Object) null)),
+                "a stop or restart leaves the rules (fail closed); shuntctl uninstall removes them");
         assertEquals("SIGTERM", single(unit, "KillSignal"));
     }
 

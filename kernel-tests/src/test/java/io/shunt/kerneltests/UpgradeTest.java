@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -103,6 +104,71 @@ class UpgradeTest {
                     old.close();
                     if (successor[0] != null) {
                         successor[0].close();
+                    }
+                }
+            }
+        } finally {
+            KernelTestSupport.deleteRecursively(dir);
+        }
+    }
+
+    /**
+     * The kubelet deletes the old pod once the new one is ready: a SIGTERM to the old agent after
+     * the hand-over must neither remove anything (even with the default --on-stop remove) nor cut
+     * its drain short: its open connection keeps flowing, and it exits 0 once that has ended.
+     */
+    @org.junit.jupiter.api.Test
+    void aSigtermAfterTheHandOverRemovesNothingAndLetsTheOpenConnectionFinish() throws Exception {
+        Path dir = Files.createTempDirectory("shunt-ktupgrade");
+        try (Topology topology = Topology.create("ktupsig", 1)) {
+            PodNs pod = topology.pod(0);
+            InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
+            List<String> args = List.of("--pod", "pod-a=" + pod.netnsPath(), "--pod-technique", "pod-a=tproxy",
+                    "--state-file", dir.resolve("pods.json").toString(), "--admin-socket", dir.resolve("admin.sock").toString());
+            try (NetNs up = topology.upstream().open(); NetNs podNs = pod.open();
+                 EchoServer upstream = EchoServer.start(up, service)) {
+                AgentProcess old = AgentProcess.start(args, null, Duration.ofSeconds(60));
+                AgentProcess successor = null;
+                try {
+                    java.util.concurrent.CompletableFuture<Integer> oldExit;
+                    try (SocketChannel longLived = PodClient.connect(podNs, service, Duration.ofSeconds(10))) {
+                        longLived.socket().setSoTimeout(10_000);
+                        InputStream in = longLived.socket().getInputStream();
+                        while (in.read() != '\n') {
+                            // the greeting
+                        }
+                        roundTrip(longLived, in, "before");
+                        List<String> takeOver = new java.util.ArrayList<>(args);
+                        takeOver.add("--take-over");
+                        successor = AgentProcess.start(takeOver, null, Duration.ofSeconds(60));
+
+                        oldExit = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                            try {
+                                return old.stop(Duration.ofSeconds(60));
+                            } catch (IOException e) {
+                                throw new java.io.UncheckedIOException(e);
+                            }
+                        });
+                        assertTrue(KernelTestSupport.await(Duration.ofSeconds(10), () -> old.output().stream()
+                                .anyMatch(l -> l.contains("stopping after the hand-over"))), String.join("\n", old.output()));
+                        for (int i = 0; i < 5; i++) {
+                            roundTrip(longLived, in, "after SIGTERM " + i);
+                        }
+                        assertFalse(oldExit.isDone(), "the old agent waits for its open connection");
+                    }
+                    assertEquals(0, oldExit.get(30, java.util.concurrent.TimeUnit.SECONDS), String.join("\n", old.output()));
+
+                    String tables = Topology.exec(pod.netnsName(), "nft", "list", "tables");
+                    assertEquals(1, tables.lines().filter(l -> l.contains("table inet shunt")).count(), tables);
+                    String ipRules = Topology.exec(pod.netnsName(), "ip", "rule");
+                    assertEquals(1, ipRules.lines().filter(l -> l.contains("fwmark")).count(), ipRules);
+                    assertArrayEquals("after".getBytes(), PodClient.exchange(podNs, service, "after".getBytes()).echoedBytes());
+                    assertEquals(0, successor.stop(Duration.ofSeconds(30)));
+                    assertEquals("", Topology.exec(pod.netnsName(), "nft", "list", "ruleset").strip());
+                } finally {
+                    old.close();
+                    if (successor != null) {
+                        successor.close();
                     }
                 }
             }

@@ -37,4 +37,8 @@ public record AgentConfig(List<TechniqueId> ranking, Set<Feature> assumeMissing,
     public AgentConfig withPolicy(CapturePolicy p) {
         return new AgentConfig(ranking, assumeMissing, p, engine, logConnections);
     }
+
+    public AgentConfig withRanking(List<TechniqueId> r) {
+        return new AgentConfig(r, assumeMissing, policy, engine, logConnections);
+    }
 }

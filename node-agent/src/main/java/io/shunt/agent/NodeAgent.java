@@ -73,6 +73,8 @@ public final class NodeAgent implements AutoCloseable {
     private boolean closed;
     /** Set once a successor took the pods over: rules stay when this agent closes. */
     private volatile boolean handedOver;
+    /** Set by {@link #leaveRulesOnClose()}: rules and records stay when this agent closes, for the next one. */
+    private volatile boolean keepRules;
 
     private NodeAgent(AgentConfig config, KernelFeatures features, Optional<PodStore> store) {
         this.config = config;
@@ -141,7 +143,7 @@ public final class NodeAgent implements AutoCloseable {
                 continue;
             }
             try {
-                addPod(spec, false);
+                releaseOtherTechniques(addPod(spec, false));
                 kept++;
             } catch (IOException | RuntimeException e) {
                 // Its namespace exists: keep the record, so the next start (or a predecessor still
@@ -153,6 +155,28 @@ public final class NodeAgent implements AutoCloseable {
         }
         persist();
         LOG.info("reconciled: {} of {} persisted pod(s) intercepted again", kept, persisted.size());
+    }
+
+    /**
+     * A pod taken back follows today's ranking, which may pick another technique than the one the
+     * previous agent installed (the ranking changed in between; or a stop with --on-stop keep, or
+     * a take-over, left the old rules). The new technique's rules are in; what the others left
+     * goes now, as after a live move ({@link #switchTechnique}), or it would keep diverting the
+     * pod's connections (tc's hairpin, to listeners that are gone). A technique with nothing there
+     * removes nothing.
+     */
+    private void releaseOtherTechniques(ManagedPod pod) {
+        for (TechniqueId other : TechniqueId.values()) {
+            if (other == pod.technique()) {
+                continue;
+            }
+            try {
+                TechniqueBinding.of(other).hijacker().releaseAfterReplaced(pod.netns());
+            } catch (HijackException | RuntimeException e) {
+                LOG.atWarn().addKeyValue("pod", pod.name()).addKeyValue("technique", pod.technique().id())
+                        .log("could not remove what {} may have left in the pod's namespace: {}", other.id(), e.getMessage());
+            }
+        }
     }
 
     private void persist() throws IOException {
@@ -216,6 +240,21 @@ public final class NodeAgent implements AutoCloseable {
         }
         LOG.info("handed {} pod(s) over to the successor agent; serving the open connections until they end",
                 registry.all().size());
+    }
+
+    /** Whether a successor has taken the pods over ({@link #handOver()}). */
+    public boolean handedOver() {
+        return handedOver;
+    }
+
+    /**
+     * From now on, {@link #close()} leaves every pod's rules and the state file as they are and only
+     * closes this agent's listeners and connections: the pods' connections are refused (every
+     * technique fails closed without its listeners) until the next agent started with the same
+     * state file takes them back, exactly as after a crash.
+     */
+    public void leaveRulesOnClose() {
+        keepRules = true;
     }
 
     /** Connections this agent still serves, over all pods. */
@@ -571,15 +610,20 @@ public final class NodeAgent implements AutoCloseable {
         }
         closed = true;
         ready = false;
-        if (handedOver) {
-            // The successor owns the rules and the state file now; only our sockets go.
+        if (handedOver || keepRules) {
+            // The successor (or the next agent, from the state file) owns the rules now; only our sockets go.
             for (ManagedPod pod : registry.all()) {
                 pod.engine().close(true);
                 pod.netns().close();
             }
             drains.shutdownNow();
             engine.close();
-            LOG.info("agent stopped after the hand-over; rules left to the successor");
+            if (handedOver) {
+                LOG.info("agent stopped after the hand-over; rules left to the successor");
+            } else {
+                LOG.info("agent stopped, rules left in place: {} pod(s) refuse connections until the next agent takes "
+                        + "them back from the state file", registry.all().size());
+            }
             return;
         }
         List<String> failures = new ArrayList<>();

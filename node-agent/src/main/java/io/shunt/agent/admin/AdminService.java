@@ -45,6 +45,10 @@ public final class AdminService {
     private final String version;
     private final Lifecycle lifecycle;
     private final java.util.Optional<ExclusionJournal> journal;
+    private final java.util.Optional<RankingJournal> rankingJournal;
+    /** Between handover-prepare and its abort: the successor has read the state and the journals already. */
+    private volatile boolean handOverPrepared;
+    private final Object liveChanges = new Object();
 
     /** What the agent process does beyond the pods: uninstall from the node, hand over to a successor, stop. */
     public interface Lifecycle {
@@ -70,10 +74,17 @@ public final class AdminService {
 
     /** @param journal where live exclusion changes are recorded for the next start, if the agent keeps state */
     public AdminService(NodeAgent agent, String version, Lifecycle lifecycle, java.util.Optional<ExclusionJournal> journal) {
+        this(agent, version, lifecycle, journal, java.util.Optional.empty());
+    }
+
+    /** @param rankingJournal where the ranking set with {@code technique set --default} is kept for the next start */
+    public AdminService(NodeAgent agent, String version, Lifecycle lifecycle, java.util.Optional<ExclusionJournal> journal,
+                        java.util.Optional<RankingJournal> rankingJournal) {
         this.agent = agent;
         this.version = version;
         this.lifecycle = lifecycle;
         this.journal = journal;
+        this.rankingJournal = rankingJournal;
     }
 
     public AdminReply handle(AdminRequest request) {
@@ -89,15 +100,18 @@ public final class AdminService {
                 case "rules" -> rules(request.arg("pod"));
                 case "explain" -> explain(request.arg("pod"), request.arg("destination"));
                 case "exclude-list" -> policy(agent.policy());
-                case "exclude-add" -> exclude(request, true);
-                case "exclude-remove" -> exclude(request, false);
-                case "technique-set" -> techniqueSet(request.arg("pod"), request.arg("technique"));
+                case "exclude-add" -> liveChange(() -> exclude(request, true));
+                case "exclude-remove" -> liveChange(() -> exclude(request, false));
+                case "technique-set" -> liveChange(() -> techniqueSet(request.arg("pod"), request.arg("technique")));
                 case "conns" -> conns(request.arg("pod"));
                 case "stats" -> stats();
                 case "uninstall" -> uninstall();
-                case "handover-prepare" -> new Views.Change(lifecycle.prepareHandOver(), List.of(), Map.of());
+                case "handover-prepare" -> new Views.Change(prepareHandOver(), List.of(), Map.of());
                 case "handover-release" -> new Views.Change(lifecycle.releaseHandOver(), List.of(), Map.of());
-                case "handover-abort" -> new Views.Change(lifecycle.abortHandOver(), List.of(), Map.of());
+                case "handover-abort" -> {
+                    handOverPrepared = false;
+                    yield new Views.Change(lifecycle.abortHandOver(), List.of(), Map.of());
+                }
                 default -> throw new AdminException(ErrorKind.BAD_REQUEST, "unknown admin command '" + request.command() + "'");
             };
             return AdminReply.success(AdminWire.JSON.valueToTree(result));
@@ -106,6 +120,35 @@ public final class AdminService {
         } catch (RuntimeException e) {
             LOG.error("admin {} failed", request.command(), e);
             return AdminReply.failure(ErrorKind.FAILED, request.command() + " failed in the agent: " + e);
+        }
+    }
+
+    /** A command that changes what a successor reads from the state file and the journals. */
+    @FunctionalInterface
+    private interface LiveChange {
+        Object run() throws AdminException;
+    }
+
+    /**
+     * A live change after handover-prepare would be lost: the successor has read the state file
+     * and the journals, and installs its rules from what it read. Changes and the prepare step
+     * exclude each other, so none slips in between.
+     */
+    private Object liveChange(LiveChange change) throws AdminException {
+        synchronized (liveChanges) {
+            if (handOverPrepared) {
+                throw new AdminException(ErrorKind.NOT_READY, "a new agent is taking this one's pods over (--take-over); "
+                        + "nothing changed: retry in a moment, once the new agent answers");
+            }
+            return change.run();
+        }
+    }
+
+    private String prepareHandOver() {
+        synchronized (liveChanges) {
+            String prepared = lifecycle.prepareHandOver();
+            handOverPrepared = true; // before the reply: the successor reads the journals once it has it
+            return prepared;
         }
     }
 
@@ -216,8 +259,19 @@ public final class AdminService {
         }
         if (podName.isEmpty()) {
             agent.setRanking(ranking);
+            String kept = "";
+            if (rankingJournal.isPresent()) {
+                try {
+                    rankingJournal.get().record(agent.ranking());
+                    kept = "; kept across restarts in " + rankingJournal.get().file();
+                } catch (IOException e) {
+                    LOG.error("the ranking is live but could not be recorded in {}: {}; a restart will not keep it",
+                            rankingJournal.get().file(), e.getMessage());
+                    kept = "; NOT kept across restarts: " + e.getMessage();
+                }
+            }
             return new Views.Change("pods added from now on are ranked " + techniqueText
-                    + "; pods already intercepted keep their technique", List.of(), Map.of());
+                    + "; pods already intercepted keep their technique" + kept, List.of(), Map.of());
         }
         if (ranking.size() != 1) {
             throw new AdminException(ErrorKind.BAD_REQUEST, "a pod is moved to one technique, not '" + techniqueText + "'");

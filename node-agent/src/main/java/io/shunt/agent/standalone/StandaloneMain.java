@@ -13,6 +13,7 @@ import io.shunt.k8s.PodWatcher;
 import io.shunt.agent.admin.AdminEndpoint;
 import io.shunt.agent.admin.AdminService;
 import io.shunt.agent.admin.ExclusionJournal;
+import io.shunt.agent.admin.RankingJournal;
 import io.shunt.agent.cni.CniEndpoint;
 import io.shunt.agent.metrics.MetricsServer;
 import io.shunt.agent.cni.conflist.ChainEntry;
@@ -51,7 +52,8 @@ import java.util.concurrent.CountDownLatch;
         sortOptions = false,
         description = {
                 "Intercepts the TCP traffic of local pods (network namespaces) and relays it through Shunt's shared proxy.",
-                "Runs until SIGTERM/SIGINT, then removes every rule it installed. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).",
+                "Runs until SIGTERM/SIGINT, then removes every rule it installed (or, with --on-stop keep, leaves them for "
+                        + "the next agent). Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).",
                 ""},
         footer = {"", "Examples:",
                 "  shunt-agent --pod web=/var/run/netns/web",
@@ -135,6 +137,28 @@ public final class StandaloneMain implements Callable<Integer> {
                     + "connections before it exits. Default: ${DEFAULT-VALUE}.")
     String drainTimeout;
 
+    @CommandLine.Option(names = "--on-stop", paramLabel = "keep|remove", defaultValue = "remove",
+            description = "What SIGTERM/SIGINT does to the pods' rules. remove: release every pod (rules removed, "
+                    + "listeners closed); their traffic then bypasses the proxy. keep: close the listeners but leave "
+                    + "the rules and --state-file (needed): the pods' connections are refused (fail closed) until the "
+                    + "next agent started with that state file takes them back; the rules go only with 'shuntctl "
+                    + "uninstall' or 'shunt-agent uninstall-cni --state-file'. After a hand-over to a --take-over "
+                    + "successor nothing is removed either way. Default: ${DEFAULT-VALUE}.")
+    OnStop onStop;
+
+    /** What a stop by signal does to the pods' rules. */
+    enum OnStop {
+        keep, remove
+    }
+
+    @CommandLine.Option(names = "--ready-file", paramLabel = "PATH",
+            description = "Write this file once the agent serves (its pods taken back or, with --take-over, taken "
+                    + "over; CNI, metrics and admin API up); delete it when the agent stops or hands over. It holds "
+                    + "the agent's PID namespace as /proc/self/ns/pid reads, so a probe can tell it from a file left "
+                    + "by an agent that was killed. For a Kubernetes startup probe: while a successor takes over, both "
+                    + "agents share the node's loopback, and a probe of --metrics-address may reach the old one.")
+    Path readyFile;
+
     @CommandLine.Option(names = "--state-file", paramLabel = "PATH",
             description = "Persist the intercepted pods here (e.g. /var/lib/shunt/pods.json); on start the agent "
                     + "takes them back, so a restart does not need the runtime to ADD them again.")
@@ -158,8 +182,12 @@ public final class StandaloneMain implements Callable<Integer> {
     private final java.util.concurrent.ConcurrentLinkedDeque<AutoCloseable> services =
             new java.util.concurrent.ConcurrentLinkedDeque<>();
     private volatile ConflistGuard conflistGuard;
+    /** Once handed over: when this agent stops serving its open connections (System.nanoTime); null before. */
+    private volatile Long drainDeadline;
     /** Live exclusion changes, kept beside the state file; null without one. */
     private ExclusionJournal exclusions;
+    /** The ranking set live with technique set --default, kept beside the state file; null without one. */
+    private RankingJournal rankings;
 
     @CommandLine.Option(names = "--log-format", paramLabel = "text|json", defaultValue = "text",
             description = "text: one line per event; json: one JSON object per line (an event about a pod carries "
@@ -248,8 +276,7 @@ public final class StandaloneMain implements Callable<Integer> {
         try {
             config = options.toConfig();
             if (stateFile != null) {
-                exclusions = ExclusionJournal.besides(stateFile);
-                config = config.withPolicy(exclusions.applyTo(config.policy()));
+                config = takeOver ? config : withJournals(config); // a successor reads them once its predecessor stopped changing them
             }
             Map<String, TechniqueId> pinned = options.pinnedTechniques();
             podSpecs = pods.stream().map(PodSpec::parse)
@@ -263,8 +290,14 @@ public final class StandaloneMain implements Callable<Integer> {
             err.println("shunt-agent: " + oneLine(e.getMessage()));
             return EXIT_USAGE;
         } catch (IOException e) {
-            err.println("shunt-agent: cannot read the live exclusions kept beside " + stateFile + ": " + oneLine(e.getMessage()));
+            err.println("shunt-agent: cannot read the live changes (exclusions, ranking) kept beside " + stateFile + ": "
+                    + oneLine(e.getMessage()));
             return EXIT_FAILURE;
+        }
+        if (onStop == OnStop.keep && stateFile == null) {
+            err.println("shunt-agent: --on-stop keep leaves the pods' rules for the next agent, which takes them back "
+                    + "from --state-file; give --state-file PATH too");
+            return EXIT_USAGE;
         }
         if (cniConfDir != null && cniSocket == null) {
             err.println("shunt-agent: --cni-conf-dir chains shunt-cni to this agent's CNI socket; give --cni-socket PATH too");
@@ -301,6 +334,26 @@ public final class StandaloneMain implements Callable<Integer> {
             err.println("shunt-agent: cannot take over: " + e.getMessage());
             return EXIT_FAILURE;
         }
+        if (takeOver) {
+            // The predecessor (if any) takes no live change from now on: the journals are final.
+            try {
+                config = withJournals(config);
+            } catch (IOException e) {
+                predecessor.ifPresent(HandOver::abort);
+                err.println("shunt-agent: cannot read the live changes (exclusions, ranking) kept beside " + stateFile
+                        + ": " + oneLine(e.getMessage()));
+                return EXIT_FAILURE;
+            }
+        }
+        if (readyFile != null) {
+            try {
+                java.nio.file.Files.deleteIfExists(readyFile); // an earlier agent's, which was killed
+            } catch (IOException e) {
+                predecessor.ifPresent(HandOver::abort);
+                err.println("shunt-agent: cannot remove the old --ready-file " + readyFile + ": " + e.getMessage());
+                return EXIT_FAILURE;
+            }
+        }
         try {
             agent = stateFile == null ? NodeAgent.start(config) : NodeAgent.start(config, new PodStore(stateFile));
         } catch (IOException e) {
@@ -319,7 +372,7 @@ public final class StandaloneMain implements Callable<Integer> {
                 err.println("shunt-agent: " + e.getMessage());
                 err.println("shunt-agent: releasing the pods intercepted so far; nothing stays installed");
                 Runtime.getRuntime().removeShutdownHook(stopper);
-                stop();
+                stop(false);
                 return EXIT_FAILURE;
             }
         }
@@ -345,6 +398,7 @@ public final class StandaloneMain implements Callable<Integer> {
         }
         try {
             startServices(optOut, conflist, metricsAt);
+            writeReadyFile();
         } catch (StartException e) {
             err.println("shunt-agent: " + e.getMessage());
             Runtime.getRuntime().removeShutdownHook(stopper);
@@ -358,6 +412,41 @@ public final class StandaloneMain implements Callable<Integer> {
         // Everything from here on happens in the shutdown hook, on SIGTERM or SIGINT.
         new CountDownLatch(1).await();
         return 0;
+    }
+
+    /**
+     * The command line's configuration with the live changes kept beside the state file applied:
+     * the exclusions changed with shuntctl exclude on top of its policy, and the ranking set with
+     * shuntctl technique set --default instead of its --technique.
+     */
+    private AgentConfig withJournals(AgentConfig commandLine) throws IOException {
+        exclusions = ExclusionJournal.besides(stateFile);
+        rankings = RankingJournal.besides(stateFile);
+        return commandLine.withPolicy(exclusions.applyTo(commandLine.policy()))
+                .withRanking(rankings.applyTo(commandLine.ranking()));
+    }
+
+    /** --ready-file: this agent serves; its content says which process wrote it (see the option). */
+    private void writeReadyFile() throws StartException {
+        if (readyFile != null) {
+            try {
+                String pidNamespace = java.nio.file.Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString();
+                io.shunt.agent.AtomicFile.replace(readyFile, (pidNamespace + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (IOException e) {
+                throw new StartException("cannot write --ready-file " + readyFile + ": " + e.getMessage());
+            }
+        }
+    }
+
+    private void deleteReadyFile() {
+        if (readyFile != null) {
+            try {
+                java.nio.file.Files.deleteIfExists(readyFile);
+            } catch (IOException e) {
+                System.err.println("shunt-agent: cannot remove --ready-file " + readyFile + ": " + e.getMessage());
+            }
+        }
     }
 
     /** Starts (or, after an abandoned hand-over, restarts) the CNI endpoint. */
@@ -419,7 +508,8 @@ public final class StandaloneMain implements Callable<Integer> {
         }
         if (adminSocket != null) {
             startService("cannot serve the admin API on " + adminSocket, () -> AdminEndpoint.start(adminSocket,
-                    new AdminService(agent, VERSION, lifecycle(conflist), Optional.ofNullable(exclusions)), ADMIN_CONCURRENCY, ADMIN_REQUEST_TIMEOUT));
+                    new AdminService(agent, VERSION, lifecycle(conflist), Optional.ofNullable(exclusions),
+                            Optional.ofNullable(rankings)), ADMIN_CONCURRENCY, ADMIN_REQUEST_TIMEOUT));
         }
         if (conflist != null) {
             startService("cannot chain shunt-cni into " + cniConfDir, () -> {
@@ -454,16 +544,15 @@ public final class StandaloneMain implements Callable<Integer> {
 
             @Override
             public String releaseHandOver() {
+                drainDeadline = System.nanoTime() + drainTimeout().toNanos();
                 agent.handOver();
+                deleteReadyFile();
                 // The successor binds these next; the admin socket goes once this reply is out.
                 closeServices(MetricsServer.class, ConflistGuard.class);
                 Thread.ofPlatform().name("shunt-agent-drain").start(() -> {
                     sleepQuietly(UNINSTALL_REPLY_GRACE);
                     closeServices(AdminEndpoint.class);
-                    long deadline = System.nanoTime() + drainTimeout().toNanos();
-                    while (agent.openConnections() > 0 && System.nanoTime() < deadline) {
-                        sleepQuietly(Duration.ofMillis(100));
-                    }
+                    awaitDrain();
                     HandOver.log().info("drained: {} connection(s) still open at exit", agent.openConnections());
                     System.exit(0);
                 });
@@ -490,6 +579,9 @@ public final class StandaloneMain implements Callable<Integer> {
                     try {
                         if (exclusions != null) {
                             java.nio.file.Files.deleteIfExists(exclusions.file());
+                        }
+                        if (rankings != null) {
+                            java.nio.file.Files.deleteIfExists(rankings.file());
                         }
                         java.nio.file.Files.deleteIfExists(stateFile);
                     } catch (IOException e) {
@@ -535,17 +627,43 @@ public final class StandaloneMain implements Callable<Integer> {
         return AgentOptions.parseDuration("--drain-timeout", drainTimeout);
     }
 
+    /** After a hand-over: until this agent's open connections have ended, or its --drain-timeout. */
+    private void awaitDrain() {
+        Long deadline = drainDeadline;
+        while (deadline != null && agent.openConnections() > 0 && System.nanoTime() - deadline < 0) {
+            sleepQuietly(Duration.ofMillis(100));
+        }
+    }
+
     /**
      * Runs in the shutdown hook. A JVM ended by a signal exits with 128+signal even when its hooks
      * succeed; halting here instead reports what operators care about: 0 when every rule was
-     * removed, 1 when some were not.
+     * removed (or, with --on-stop keep, left as asked), 1 when some could not be removed.
      */
     private void stopOnSignal() {
+        NodeAgent a = agent;
+        if (a != null && a.handedOver() && drainDeadline != null && a.openConnections() > 0) {
+            // A SIGTERM after the hand-over (kubelet deleting the old pod once the new one is ready)
+            // does not cut the drain short: the open connections keep flowing until they end or the
+            // --drain-timeout, and nothing is removed.
+            HandOver.log().info("stopping after the hand-over: serving {} open connection(s) until they end or "
+                    + "the drain timeout", a.openConnections());
+            awaitDrain();
+        }
         Runtime.getRuntime().halt(stop() ? 0 : EXIT_FAILURE);
     }
 
-    /** Releases every pod; returns false, after saying which, when some rules could not be removed. */
+    /** Stops as --on-stop says. */
     private boolean stop() {
+        return stop(onStop == OnStop.keep);
+    }
+
+    /**
+     * Releases every pod, or with {@code keepRules} leaves their rules for the next agent; returns
+     * false, after saying which, when some rules could not be removed.
+     */
+    private boolean stop(boolean keepRules) {
+        deleteReadyFile();
         // Newest first: the conflist entry stays, the endpoints stop taking requests, then the pods go.
         for (AutoCloseable service; (service = services.poll()) != null; ) {
             try {
@@ -557,6 +675,9 @@ public final class StandaloneMain implements Callable<Integer> {
         NodeAgent a = agent;
         if (a == null) {
             return true;
+        }
+        if (keepRules) {
+            a.leaveRulesOnClose();
         }
         try {
             a.close();
