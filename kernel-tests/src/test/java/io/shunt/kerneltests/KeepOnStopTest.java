@@ -39,11 +39,12 @@ class KeepOnStopTest {
     @EnumSource(TechniqueId.class)
     void sigtermLeavesTheRulesARestartTakesThePodBackAndUninstallRemovesThem(TechniqueId technique) throws Exception {
         Path dir = Files.createTempDirectory("shunt-ktkeep");
-        try (Topology topology = Topology.create("ktkeep", 1)) {
+        try (SockmapCgroup cgroup = SockmapCgroup.enterIfNeeded(technique);
+             Topology topology = Topology.create("ktkeep", 1)) {
             PodNs pod = topology.pod(0);
             Path stateFile = dir.resolve("pods.json");
             Path readyFile = dir.resolve("agent.ready");
-            List<String> args = List.of("--pod", "pod-a=" + pod.netnsPath(), "--pod-technique", "pod-a=" + technique.id(),
+            List<String> args = List.of("--pod", "pod-a=" + pod.netnsPath() + cgroup.podSuffix(), "--pod-technique", "pod-a=" + technique.id(),
                     "--state-file", stateFile.toString(), "--on-stop", "keep", "--ready-file", readyFile.toString());
             InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
             InetSocketAddress app = new InetSocketAddress(pod.address(), 8080);
@@ -73,6 +74,9 @@ class KeepOnStopTest {
                     assertArrayEquals("again".getBytes(), PodClient.exchange(podNs, service, "again".getBytes()).echoedBytes());
                     assertArrayEquals("in".getBytes(), PodClient.exchange(up, app, "in".getBytes()).echoedBytes());
                     assertOneSetOfRules(pod, technique);
+                    if (technique == TechniqueId.SOCKMAP) {
+                        assertEquals(7, cgroup.programs().lines().count(), "taken back, not attached twice:\n" + cgroup.programs());
+                    }
                     assertEquals(2, listeners(pod).lines().count(), "one outbound and one inbound listener:\n"
                             + listeners(pod));
                 } finally {
@@ -91,6 +95,7 @@ class KeepOnStopTest {
                 assertEquals("", Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress").strip());
                 assertEquals("", Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "ingress").strip());
                 assertFalse(Topology.exec(pod.netnsName(), "ip", "rule").contains("fwmark"));
+                assertEquals("", cgroup.programs(), "sockmap's cgroup programs go with the uninstall");
                 assertFalse(Files.exists(stateFile), "the state file goes with the uninstall");
                 assertArrayEquals("direct".getBytes(), PodClient.exchange(podNs, service, "direct".getBytes()).echoedBytes());
             }
@@ -176,7 +181,7 @@ class KeepOnStopTest {
 
     private static void assertOneSetOfRules(PodNs pod, TechniqueId technique) throws IOException {
         String tables = Topology.exec(pod.netnsName(), "nft", "list", "tables");
-        assertEquals(technique == TechniqueId.TC ? 0 : 1,
+        assertEquals(technique == TechniqueId.TC || technique == TechniqueId.SOCKMAP ? 0 : 1,
                 tables.lines().filter(l -> l.contains("table inet shunt")).count(), tables);
         String filters = Topology.exec(pod.netnsName(), "tc", "filter", "show", "dev", "eth0", "egress");
         assertEquals(technique == TechniqueId.TC ? 1 : 0,
