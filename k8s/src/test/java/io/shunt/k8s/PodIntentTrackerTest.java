@@ -58,7 +58,7 @@ class PodIntentTrackerTest {
 
     @Test
     void aChangeInWhichValuesAreRejectedIsDeliveredAgain() {
-        PodIntent bad = intent("uid-1", Map.of(ShuntAnnotations.TECHNIQUE, "sockmap"));
+        PodIntent bad = intent("uid-1", Map.of(ShuntAnnotations.TECHNIQUE, "xdp"));
         PodIntent otherBad = intent("uid-1", Map.of(ShuntAnnotations.TECHNIQUE, "bpf"));
         tracker.seen(bad);
         tracker.seen(otherBad);

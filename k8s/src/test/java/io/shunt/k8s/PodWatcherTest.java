@@ -148,7 +148,7 @@ class PodWatcherTest {
     void annotationsArriveParsed_badOnesReportedAndIgnoredIndividually() {
         cluster.createPod("shop", "web-1", NODE, Map.of(
                 ShuntAnnotations.INTERCEPT, "false",
-                ShuntAnnotations.TECHNIQUE, "sockmap",
+                ShuntAnnotations.TECHNIQUE, "xdp",
                 ShuntAnnotations.EXCLUDE_OUTBOUND_PORTS, "22,x",
                 ShuntAnnotations.EXCLUDE_INBOUND_PORTS, "15020,9000-9100"));
         watch();
@@ -158,8 +158,8 @@ class PodWatcherTest {
         assertEquals(new ShuntAnnotations(false, Optional.empty(), List.of(), List.of(),
                 List.of(PortRange.of(15020), new PortRange(9000, 9100))), pod.annotations());
         assertEquals(List.of(
-                new AnnotationProblem("shop/web-1", ShuntAnnotations.TECHNIQUE, "sockmap",
-                        "unknown technique 'sockmap'; known techniques: redirect, tproxy, tc"),
+                new AnnotationProblem("shop/web-1", ShuntAnnotations.TECHNIQUE, "xdp",
+                        "unknown technique 'xdp'; known techniques: redirect, tproxy, tc, sockmap"),
                 new AnnotationProblem("shop/web-1", ShuntAnnotations.EXCLUDE_OUTBOUND_PORTS, "22,x",
                         "invalid port range 'x': expected a port (80) or a range (8000-8100) of numbers 1..65535")),
                 pod.problems());

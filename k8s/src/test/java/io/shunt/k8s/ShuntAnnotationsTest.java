@@ -73,7 +73,7 @@ class ShuntAnnotationsTest {
     @ParameterizedTest(name = "{0}=''{1}''")
     @CsvSource(delimiter = '|', value = {
             "shunt.io/intercept              | no                 | expected true or false",
-            "shunt.io/technique              | sockmap            | unknown technique 'sockmap'; known techniques: redirect, tproxy, tc",
+            "shunt.io/technique              | xdp                | unknown technique 'xdp'; known techniques: redirect, tproxy, tc, sockmap",
             "shunt.io/technique              | ''                 | unknown technique ''",
             "shunt.io/exclude-outbound-cidrs | 10.0.0.1/8         | 10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?",
             "shunt.io/exclude-outbound-cidrs | fd00::/8           | IPv6 CIDR 'fd00::/8'",
@@ -117,7 +117,7 @@ class ShuntAnnotationsTest {
     void aListWithBadEntriesIsIgnoredWhole_andEveryBadEntryIsNamed() {
         ShuntAnnotations.Parsed parsed = ShuntAnnotations.parse(POD, Map.of(
                 EXCLUDE_OUTBOUND_PORTS, "22,x,70000,9000-9100",
-                TECHNIQUE, "sockmap",
+                TECHNIQUE, "xdp",
                 EXCLUDE_INBOUND_PORTS, "15020"));
 
         assertEquals(List.of(TECHNIQUE, EXCLUDE_OUTBOUND_PORTS),

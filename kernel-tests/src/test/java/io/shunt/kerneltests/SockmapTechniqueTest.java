@@ -1,6 +1,12 @@
 package io.shunt.kerneltests;
 
 import io.shunt.agent.AgentConfig;
+import io.shunt.agent.CniPods;
+import io.shunt.agent.KubeletPodCgroups;
+import io.shunt.agent.OptOut;
+import io.shunt.agent.PodAdmission;
+import io.shunt.api.cni.CniReply;
+import io.shunt.api.cni.CniRequest;
 import io.shunt.agent.NodeAgent;
 import io.shunt.agent.registry.ManagedPod;
 import io.shunt.agent.registry.PodSpec;
@@ -160,6 +166,38 @@ class SockmapTechniqueTest {
         assertEquals("", Topology.execHere("bpftool", "cgroup", "show", cgroup.dir().toString()).strip());
         assertArrayEquals("direct".getBytes(), PodClient.exchange(podNs, service, "direct".getBytes()).echoedBytes());
         assertEquals(1, server.accepted() - 1, "both exchanges reached the upstream");
+    }
+
+    @Test
+    void aCniPodGetsTheKubeletsPodGroupFromItsUidAndIsInterceptedBySockmap() throws Exception {
+        String uid = "0b5d6f4e-7a8b-4c9d-8e0f-1a2b3c4d5e6f";
+        // the kubelet's cgroupfs layout, under the test's own group standing in for the host's root
+        Path kubepods = Files.createDirectory(cgroup.dir().resolve("kubepods"));
+        Path burstable = Files.createDirectory(kubepods.resolve("burstable"));
+        Path podGroup = Files.createDirectory(burstable.resolve("pod" + uid));
+        try (NodeAgent agent = NodeAgent.start(config(List.of(TechniqueId.SOCKMAP, TechniqueId.TC), null))) {
+            CniPods cni = new CniPods(agent, PodAdmission.of(OptOut.NONE), Optional.of(new KubeletPodCgroups(cgroup.dir())));
+            CniReply reply = cni.add(new CniRequest(CniRequest.Command.ADD, "c0ffee" + "0".repeat(58),
+                    pod.netnsPath().toString(), "eth0", "default", "web-1", uid, List.of(), List.of(), "kt"));
+            assertTrue(reply.ok(), reply.toString());
+            assertEquals("sockmap", reply.technique(), reply.toString());
+            assertEquals(Optional.of(podGroup), agent.pod("default/web-1").orElseThrow().spec().cgroup());
+            // the pod's processes run in its group: this JVM is the pod's client
+            Files.writeString(podGroup.resolve("cgroup.procs"), Long.toString(ProcessHandle.current().pid()));
+            try {
+                assertArrayEquals("via sockmap".getBytes(),
+                        PodClient.exchange(podNs, service, "via sockmap".getBytes()).echoedBytes());
+                assertEquals(1, agent.counters("default/web-1").orElseThrow().accepted());
+            } finally {
+                Files.writeString(cgroup.dir().resolve("cgroup.procs"), Long.toString(ProcessHandle.current().pid()));
+            }
+            assertTrue(cni.delete(new CniRequest(CniRequest.Command.DEL, "c0ffee" + "0".repeat(58),
+                    pod.netnsPath().toString(), "eth0", "default", "web-1", uid, List.of(), List.of(), "kt")).ok());
+        } finally {
+            Files.delete(podGroup);
+            Files.delete(burstable);
+            Files.delete(kubepods);
+        }
     }
 
     @Test

@@ -30,6 +30,7 @@ public final class CniPods implements CniHandler {
 
     private final NodeAgent agent;
     private final PodAdmission admission;
+    private final Optional<KubeletPodCgroups> cgroups;
     /** What each pod's rules looked like right after install, for CHECK to compare against. */
     private final Map<String, String> installedAtAdd = new ConcurrentHashMap<>();
 
@@ -38,8 +39,14 @@ public final class CniPods implements CniHandler {
     }
 
     public CniPods(NodeAgent agent, PodAdmission admission) {
+        this(agent, admission, Optional.empty());
+    }
+
+    /** With {@code cgroups}, a pod whose K8S_POD_UID names a kubelet pod group gets it (for sockmap). */
+    public CniPods(NodeAgent agent, PodAdmission admission, Optional<KubeletPodCgroups> cgroups) {
         this.agent = agent;
         this.admission = admission;
+        this.cgroups = cgroups;
     }
 
     @Override
@@ -70,6 +77,10 @@ public final class CniPods implements CniHandler {
                     .withNetwork(request.network()).withExclusions(admitted.exclusions());
             if (admitted.technique().isPresent()) {
                 spec = spec.withTechnique(admitted.technique().get());
+            }
+            Optional<Path> cgroup = cgroups.flatMap(c -> c.find(request.podUid()));
+            if (cgroup.isPresent()) {
+                spec = spec.withCgroup(cgroup.get());
             }
         } catch (IllegalArgumentException e) {
             return CniReply.failure(CniReply.INVALID_ENVIRONMENT, "invalid pod for container " + short12(request), e.getMessage());

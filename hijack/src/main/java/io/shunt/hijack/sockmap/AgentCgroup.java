@@ -27,13 +27,22 @@ record AgentCgroup(Path dir, long id) {
         if (mounts.isEmpty()) {
             throw new IOException("no cgroup2 filesystem is mounted (/proc/self/mountinfo); the sockmap technique needs one");
         }
-        Path dir = mounts.getFirst().resolve(path.substring(1));
-        // only the true root lacks cgroup.type; in a cgroup namespace "/" is the container's own group
-        if (!Files.exists(dir.resolve("cgroup.type"))) {
-            throw new IOException("the agent runs in the root of the cgroup v2 hierarchy (" + dir + "): the sockmap "
-                    + "technique attaches programs to the agent's own group, and at the root they would see every "
-                    + "socket of the node; run the agent in a group of its own (its container, a systemd service), "
-                    + "or leave sockmap out of the ranking");
+        // A container may see two cgroup2 mounts: its own group (cgroup namespace) and the host's
+        // hierarchy bound beside it. The path is relative to our namespace's root; only the true root of a
+        // hierarchy lacks cgroup.type, and in a cgroup namespace "/" is the container's own group.
+        Path dir = null;
+        for (Path mount : mounts) {
+            Path candidate = mount.resolve(path.substring(1));
+            if (Files.exists(candidate.resolve("cgroup.type"))) {
+                dir = candidate;
+                break;
+            }
+        }
+        if (dir == null) {
+            throw new IOException("the agent runs in the root of the cgroup v2 hierarchy (" + mounts.getFirst().resolve(path.substring(1))
+                    + "): the sockmap technique attaches programs to the agent's own group, and at the root they "
+                    + "would see every socket of the node; run the agent in a group of its own (its container, a "
+                    + "systemd service), or leave sockmap out of the ranking");
         }
         return new AgentCgroup(dir, (Long) Files.getAttribute(dir, "unix:ino"));
     }

@@ -4,6 +4,7 @@ import io.shunt.proxy.Transport;
 
 import io.shunt.agent.AgentConfig;
 import io.shunt.agent.CniPods;
+import io.shunt.agent.KubeletPodCgroups;
 import io.shunt.agent.OptOut;
 import io.shunt.agent.PodAdmission;
 import io.shunt.agent.kube.KubePodSync;
@@ -86,6 +87,12 @@ public final class StandaloneMain implements Callable<Integer> {
             description = "Serve the shunt-cni plugin on this Unix socket (root only), e.g. " + CniWire.DEFAULT_SOCKET
                     + ". Pods then arrive through CNI ADD and leave through DEL.")
     Path cniSocket;
+
+    @CommandLine.Option(names = "--pod-cgroup-root", paramLabel = "DIR",
+            description = "Where the kubelet's pod cgroups are (the host's cgroup2 mount, or the kubelet's "
+                    + "--cgroup-root under it); a CNI pod whose K8S_POD_UID names a group there gets it, which the "
+                    + "sockmap technique needs. Default: this process's cgroup2 mount. 'none' turns the lookup off.")
+    String podCgroupRoot;
 
     @CommandLine.Option(names = "--cni-conf-dir", paramLabel = "DIR",
             description = "Chain shunt-cni into the node's primary CNI configuration in this directory (e.g. "
@@ -250,6 +257,16 @@ public final class StandaloneMain implements Callable<Integer> {
             default -> Character.isISOControl(c) ? String.format("\\u%04x", c) : String.valueOf((char) c);
         }));
         return line.toString();
+    }
+
+    /** Where CNI pods' cgroups are looked up, if anywhere. */
+    private Optional<KubeletPodCgroups> podCgroups() throws IOException {
+        if ("none".equals(podCgroupRoot)) {
+            return Optional.empty();
+        }
+        Optional<Path> root = podCgroupRoot != null ? Optional.of(Path.of(podCgroupRoot)) : KubeletPodCgroups.cgroup2Mount();
+        root.ifPresent(r -> org.slf4j.LoggerFactory.getLogger(StandaloneMain.class).info("CNI pods' cgroups are looked up under {} (kubelet layouts, by K8S_POD_UID)", r));
+        return root.map(KubeletPodCgroups::new);
     }
 
     public static void main(String[] args) {
@@ -499,7 +516,7 @@ public final class StandaloneMain implements Callable<Integer> {
         startCni = () -> {
             if (cniSocket != null) {
                 startService("cannot serve CNI on " + cniSocket, () -> CniEndpoint.start(cniSocket,
-                        new CniPods(agent, admitted), CNI_CONCURRENCY, CNI_REQUEST_TIMEOUT));
+                        new CniPods(agent, admitted, podCgroups()), CNI_CONCURRENCY, CNI_REQUEST_TIMEOUT));
             }
         };
         startCni.run();
