@@ -4,11 +4,14 @@
  * technique"):
  *
  *   shunt_sm_msg (sk_msg verdict, attached to shunt_sm_pairs)
- *       Runs on every sendmsg of a socket in the sockhash. It moves the bytes into the peer
- *       socket's receive queue (bpf_msg_redirect_hash, BPF_F_INGRESS): app -> proxy and
- *       proxy -> app skip the loopback TCP stack. A socket whose peer is not (yet) in the map
- *       sends through TCP, and from then on always does (shunt_sm_tcp_only): bytes of one
- *       direction never take two paths, so they cannot overtake each other.
+ *       Runs on every sendmsg of a socket in the sockhash. An app socket's bytes move into the
+ *       proxy socket's receive queue (bpf_msg_redirect_hash, BPF_F_INGRESS), skipping the
+ *       loopback TCP stack, within the window the proxy's reads open (SHUNT_SM_WINDOW). The
+ *       proxy's bytes to the app always go through TCP: nothing tells the kernel or the proxy
+ *       how much of them the app has read, and only TCP's window keeps a slow app from piling
+ *       them up. A socket whose peer is not (yet) in the map, or whose window is full, sends
+ *       through TCP and from then on always does (shunt_sm_tcp_only): bytes never go from TCP
+ *       back to redirection, which would let later bytes overtake earlier ones.
  *   shunt_sm_sockops_proxy (sockops, attached to the agent's own cgroup)
  *       The proxy's accepted sockets belong to the cgroup of the listener, the agent's. At
  *       PASSIVE_ESTABLISHED, a socket accepted by a pod's outbound listener (shunt_sm_listen)
@@ -52,9 +55,9 @@ int shunt_sm_sockops_proxy(struct bpf_sock_ops *skops)
 			bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 		}
 	} else if (skops->op == BPF_SOCK_OPS_STATE_CB && skops->args[1] == SHUNT_TCP_CLOSE) {
-		/* the sockhash forgets a closing socket by itself; its tcp_only mark goes here */
+		/* the sockhash forgets a closing socket by itself; what the agent wrote for it goes here */
 		proxy_keys(skops, &self);
-		bpf_map_delete_elem(&shunt_sm_tcp_only, &self);
+		bpf_map_delete_elem(&shunt_sm_consumed, &self);
 	}
 	return 1;
 }
@@ -62,7 +65,9 @@ int shunt_sm_sockops_proxy(struct bpf_sock_ops *skops)
 SEC("sk_msg")
 int shunt_sm_msg(struct sk_msg_md *msg)
 {
+	struct shunt_sm_listen_key lk = {};
 	struct shunt_sm_key self, peer;
+	__u64 sent = 0, read = 0, *v;
 	__u8 one = 1;
 
 	self.netns = bpf_get_netns_cookie(msg);
@@ -71,6 +76,13 @@ int shunt_sm_msg(struct sk_msg_md *msg)
 	self.local_port = (__u16)msg->local_port;
 	self.remote_port = shunt_sm_remote_port(msg->remote_port);
 	self.pad = 0;
+	lk.netns = self.netns;
+	lk.port = self.local_port;
+	if (bpf_map_lookup_elem(&shunt_sm_listen, &lk)) {
+		/* the proxy's accepted socket: to the app through TCP, see above */
+		shunt_sm_count(SHUNT_SM_PROXY_MSG_TCP, 1);
+		return SK_PASS;
+	}
 	if (bpf_map_lookup_elem(&shunt_sm_tcp_only, &self)) {
 		shunt_sm_count(SHUNT_SM_MSG_PASSED, 1);
 		return SK_PASS;
@@ -81,7 +93,22 @@ int shunt_sm_msg(struct sk_msg_md *msg)
 	peer.local_port = self.remote_port;
 	peer.remote_port = self.local_port;
 	peer.pad = 0;
+	v = bpf_map_lookup_elem(&shunt_sm_redirected, &self);
+	if (v)
+		sent = *v;
+	v = bpf_map_lookup_elem(&shunt_sm_consumed, &peer);
+	if (v)
+		read = *v;
+	/* sendmsg holds the socket's lock: no other message of this socket runs meanwhile */
+	if (sent - read + msg->size > SHUNT_SM_WINDOW) {
+		bpf_map_update_elem(&shunt_sm_tcp_only, &self, &one, BPF_ANY);
+		shunt_sm_count(SHUNT_SM_WINDOW_CLOSED, 1);
+		shunt_sm_count(SHUNT_SM_MSG_PASSED, 1);
+		return SK_PASS;
+	}
 	if (bpf_msg_redirect_hash(msg, &shunt_sm_pairs, &peer, BPF_F_INGRESS) == SK_PASS) {
+		sent += msg->size;
+		bpf_map_update_elem(&shunt_sm_redirected, &self, &sent, BPF_ANY);
 		shunt_sm_count(SHUNT_SM_MSG_REDIRECTED, 1);
 		shunt_sm_count(SHUNT_SM_MSG_REDIRECTED_BYTES, msg->size);
 		return SK_PASS;

@@ -270,6 +270,7 @@ int shunt_sm_sockops_app(struct bpf_sock_ops *skops)
 	if (skops->op == BPF_SOCK_OPS_STATE_CB) {
 		bpf_map_delete_elem(&shunt_sm_origdst, &self);
 		bpf_map_delete_elem(&shunt_sm_tcp_only, &self);
+		bpf_map_delete_elem(&shunt_sm_redirected, &self);
 		bpf_map_delete_elem(&shunt_sm_conn, &cookie);
 		return 1;
 	}

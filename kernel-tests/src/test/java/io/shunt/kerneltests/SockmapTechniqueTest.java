@@ -110,7 +110,8 @@ class SockmapTechniqueTest {
         List<Integer> links = new ArrayList<>();
         List<Integer> maps = new ArrayList<>();
         List<Path> folders = new ArrayList<>();
-        byte[] payload = new byte[4 << 20];
+        // within the window (512 KiB): every byte of the app's may take the sk_msg path
+        byte[] payload = new byte[256 << 10];
         new Random(7).nextBytes(payload);
         try (NodeAgent agent = NodeAgent.start(config(List.of(TechniqueId.SOCKMAP), null))) {
             ManagedPod managed = agent.addPod(new PodSpec("pod-a", pod.netnsPath()).withCgroup(cgroup.dir()));
@@ -123,10 +124,10 @@ class SockmapTechniqueTest {
             assertArrayEquals(payload, exchange.echoedBytes(), "every byte, in order, both ways");
             Map<String, Long> after = sockmap.nodeCounters();
             long redirected = after.get("msg-redirected-bytes") - before.get("msg-redirected-bytes");
-            // app -> proxy carries the payload, proxy -> app the greeting and the echo
-            assertTrue(redirected >= 2L * payload.length, "bytes moved by sk_msg: " + redirected + " of at least "
-                    + 2L * payload.length + "; counters " + after);
-            assertEquals(before.get("msg-passed"), after.get("msg-passed"), "no message took the TCP path: " + after);
+            // app -> proxy by sk_msg; proxy -> app through TCP, whose window is the only flow control there
+            assertEquals(payload.length, redirected, "bytes moved by sk_msg; counters " + after);
+            assertEquals(before.get("msg-passed"), after.get("msg-passed"), "none of the app's messages took TCP: " + after);
+            assertTrue(after.get("proxy-msg-tcp") > before.get("proxy-msg-tcp"), "the proxy's replies took TCP: " + after);
             assertEquals(before.get("connect-diverted") + 1, after.get("connect-diverted"));
             assertEquals(before.get("origdst-answered") + 1, after.get("origdst-answered"),
                     "the proxy learnt the destination from the getsockopt program");
@@ -151,7 +152,7 @@ class SockmapTechniqueTest {
                     }
                 }
             }
-            assertEquals(7 + 6 + 9, maps.size(), "the pod's seven, the node's six and tc's nine maps: " + maps);
+            assertEquals(7 + 8 + 9, maps.size(), "the pod's seven, the node's eight and tc's nine maps: " + maps);
 
             assertTrue(agent.removePod("pod-a"));
         }
@@ -166,6 +167,46 @@ class SockmapTechniqueTest {
         assertEquals("", Topology.execHere("bpftool", "cgroup", "show", cgroup.dir().toString()).strip());
         assertArrayEquals("direct".getBytes(), PodClient.exchange(podNs, service, "direct".getBytes()).echoedBytes());
         assertEquals(1, server.accepted() - 1, "both exchanges reached the upstream");
+    }
+
+    /**
+     * The kernel applies no receive window to redirected bytes: an app writing into a proxy that
+     * stopped reading (its upstream does not read) would queue until the node's TCP memory ran out
+     * and its send failed with ENOMEM. The window moves it to TCP instead; every byte arrives.
+     */
+    @Test
+    void anAppWritingIntoAProxyThatStoppedReadingMovesToTcpAndLosesNothing() throws Exception {
+        InetSocketAddress slow = new InetSocketAddress(topology.serviceAddress(0), 8090);
+        byte[] payload = new byte[16 << 20];
+        new Random(11).nextBytes(payload);
+        try (NetNs up = topology.upstream().open();
+             ServerSocketChannel listener = up.run(() -> ServerSocketChannel.open());
+             NodeAgent agent = NodeAgent.start(config(List.of(TechniqueId.SOCKMAP), null))) {
+            listener.bind(slow);
+            agent.addPod(new PodSpec("pod-a", pod.netnsPath()).withCgroup(cgroup.dir()));
+            SockmapHijacker sockmap = (SockmapHijacker) agent.pod("pod-a").orElseThrow().hijacker();
+            Map<String, Long> before = sockmap.nodeCounters();
+            java.util.concurrent.CompletableFuture<byte[]> received = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try (java.nio.channels.SocketChannel ch = listener.accept()) {
+                    Thread.sleep(1500); // not reading: the proxy's upstream fills and it stops reading the app
+                    return ch.socket().getInputStream().readAllBytes();
+                } catch (Exception e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            try (java.nio.channels.SocketChannel app = PodClient.connect(podNs, slow, Duration.ofSeconds(10))) {
+                java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(payload);
+                while (buf.hasRemaining()) {
+                    app.write(buf); // an ENOMEM here would be the failure this test is about
+                }
+                app.shutdownOutput();
+                assertArrayEquals(payload, received.get(60, java.util.concurrent.TimeUnit.SECONDS), "every byte, in order");
+            }
+            Map<String, Long> after = sockmap.nodeCounters();
+            assertTrue(after.get("window-closed") > before.get("window-closed"), "the window closed: " + after);
+            long redirected = after.get("msg-redirected-bytes") - before.get("msg-redirected-bytes");
+            assertTrue(redirected <= (512 << 10), "at most the window took the sk_msg path: " + redirected);
+        }
     }
 
     @Test

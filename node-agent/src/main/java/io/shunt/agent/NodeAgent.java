@@ -650,7 +650,7 @@ public final class NodeAgent implements AutoCloseable {
         return new PodEndpoint(spec.name(), netns, binding.technique().id(),
                 addressOf(policy.outboundPort(), true),
                 policy.captureInbound() ? addressOf(policy.inboundPort(), false) : null,
-                policy.bypassMark(), binding.destination(), binding.transparentListeners());
+                policy.bypassMark(), binding.destination(), binding.transparentListeners(), binding.readCredit());
     }
 
     /**

@@ -5,6 +5,11 @@ import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.Hijackers;
 import io.shunt.proxy.DivertedOriginalDestination;
 import io.shunt.proxy.OriginalDestination;
+import io.shunt.proxy.ReadCredit;
+import io.shunt.hijack.sockmap.ConsumedBytes;
+import io.shunt.hijack.sockmap.SockmapHijacker;
+
+import java.io.IOException;
 
 /**
  * Pairs a technique's kernel side (the hijacker that installs rules) with its proxy side (how the
@@ -16,7 +21,12 @@ import io.shunt.proxy.OriginalDestination;
  * reopening its listeners: {@link #sharesListenersWith} says when that is so.
  */
 record TechniqueBinding(TechniqueId technique, Hijacker hijacker, OriginalDestination destination,
-                        boolean transparentListeners) {
+                        boolean transparentListeners, ReadCredit readCredit) {
+    TechniqueBinding(TechniqueId technique, Hijacker hijacker, OriginalDestination destination,
+                     boolean transparentListeners) {
+        this(technique, hijacker, destination, transparentListeners, ReadCredit.NONE);
+    }
+
     boolean sharesListenersWith(TechniqueBinding other) {
         return transparentListeners == other.transparentListeners
                 && destination.getClass().equals(other.destination.getClass());
@@ -33,8 +43,26 @@ record TechniqueBinding(TechniqueId technique, Hijacker hijacker, OriginalDestin
                     true);
             // the app connects to the outbound listener itself: the local address is the listener's, and
             // SO_ORIGINAL_DST is answered by sockmap's cgroup/getsockopt program; inbound is tc's
-            case SOCKMAP -> new TechniqueBinding(technique, Hijackers.of(technique), new DivertedOriginalDestination(),
-                    true);
+            case SOCKMAP -> {
+                SockmapHijacker sockmap = (SockmapHijacker) Hijackers.of(technique);
+                ConsumedBytes consumed = sockmap.consumedBytes();
+                // the app -> proxy window opens as the engine reads (shunt_sockmap.h)
+                ReadCredit credit = (fd, local, remote) -> {
+                    ConsumedBytes.Writer writer = consumed.open(fd, local, remote);
+                    return new ReadCredit.Grant() {
+                        @Override
+                        public void read(long total) throws IOException {
+                            writer.read(total);
+                        }
+
+                        @Override
+                        public void close() {
+                            writer.close();
+                        }
+                    };
+                };
+                yield new TechniqueBinding(technique, sockmap, new DivertedOriginalDestination(), true, credit);
+            }
         };
     }
 }

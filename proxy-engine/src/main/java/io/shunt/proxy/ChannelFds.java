@@ -6,11 +6,11 @@ import io.shunt.proxy.nio.FdNioServerSocketChannel;
 import io.shunt.proxy.nio.FdNioSocketChannel;
 
 /** The fd behind any channel the engine creates, whatever its transport. */
-final class ChannelFds {
+public final class ChannelFds {
     private ChannelFds() {
     }
 
-    static int fd(Channel ch) {
+    public static int fd(Channel ch) {
         return switch (ch) {
             case UnixChannel unix -> unix.fd().intValue();
             case FdNioSocketChannel nio -> nio.fd();

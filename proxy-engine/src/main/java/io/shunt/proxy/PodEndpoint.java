@@ -19,11 +19,13 @@ import java.util.Objects;
  * @param destination    how to recover where a diverted connection was going
  * @param transparent    whether listeners need IP_TRANSPARENT, to accept connections addressed
  *                       elsewhere (TPROXY, bpf_sk_assign)
+ * @param readCredit     told what the proxy read from each outbound client ({@link ReadCredit}); NONE for most techniques
  */
 public record PodEndpoint(String pod, NetNs netns, String technique, InetSocketAddress outbound,
                           InetSocketAddress inbound, int bypassMark, OriginalDestination destination,
-                          boolean transparent) {
+                          boolean transparent, ReadCredit readCredit) {
     public PodEndpoint {
+        readCredit = readCredit == null ? ReadCredit.NONE : readCredit;
         Objects.requireNonNull(pod, "pod");
         Objects.requireNonNull(netns, "netns");
         Objects.requireNonNull(technique, "technique");

@@ -32,7 +32,9 @@ final class PodListener implements AutoCloseable {
                             ChannelGroup connections, AtomicReference<String> technique, ConnectionObserver observer)
             throws ListenerBindException {
         RelayContext relay = new RelayContext(pod.pod(), technique, direction, pod.destination(),
-                sockets::newUpstreamChannel, config.connectTimeout(), counters, gate, connections, observer);
+                sockets::newUpstreamChannel, config.connectTimeout(), counters, gate, connections, observer,
+                // only outbound clients are the pod's apps, whose bytes may arrive without TCP
+                direction == Direction.OUTBOUND ? pod.readCredit() : ReadCredit.NONE);
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
                 .channelFactory(sockets::newServerChannel)

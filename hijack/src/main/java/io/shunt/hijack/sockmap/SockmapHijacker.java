@@ -365,6 +365,11 @@ public final class SockmapHijacker implements Hijacker {
         return Optional.of(own.orElse("cgroup half: not installed\n") + in.map(t -> "inbound (tc):\n" + t).orElse(""));
     }
 
+    /** Where the engine reports what it read from each accepted socket (the app -> proxy window). */
+    public ConsumedBytes consumedBytes() {
+        return new ConsumedBytes(node.mapPin(SockmapMaps.CONSUMED));
+    }
+
     /** The node's counters (shunt_sm_stats), by label: the proof that bytes took the sk_msg path. */
     public Map<String, Long> nodeCounters() throws IOException {
         return node.counters();

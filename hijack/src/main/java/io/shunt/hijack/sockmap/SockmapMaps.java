@@ -28,8 +28,10 @@ final class SockmapMaps {
     static final String TCP_ONLY = "shunt_sm_tcp_only";
     static final String LISTEN = "shunt_sm_listen";
     static final String STATS = "shunt_sm_stats";
+    static final String REDIRECTED = "shunt_sm_redirected";
+    static final String CONSUMED = "shunt_sm_consumed";
     /** The node-wide maps: pinned once per node, shared by the node object and every pod's. */
-    static final List<String> NODE_MAPS = List.of(PAIRS, ORIGDST, CONN, TCP_ONLY, LISTEN, STATS);
+    static final List<String> NODE_MAPS = List.of(PAIRS, ORIGDST, CONN, TCP_ONLY, LISTEN, STATS, REDIRECTED, CONSUMED);
     /** The node object's programs attached to the agent's own cgroup, with the pin of each link. */
     static final List<String> AGENT_CGROUP_PROGRAMS = List.of(PROXY_SOCKOPS_PROGRAM, GETSOCKOPT_PROGRAM);
 
@@ -56,7 +58,7 @@ final class SockmapMaps {
     /** The node counters, in the order of the enum in shunt_sockmap.h. */
     enum Counter {
         CONNECT_DIVERTED, CONNECT_EXCLUDED, APP_JOINED, PROXY_JOINED, MSG_REDIRECTED, MSG_REDIRECTED_BYTES, MSG_PASSED,
-        ORIGDST_ANSWERED, ORIGDST_MISSED;
+        ORIGDST_ANSWERED, ORIGDST_MISSED, WINDOW_CLOSED, PROXY_MSG_TCP;
 
         String label() {
             return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');

@@ -6,8 +6,13 @@ import io.netty.util.AttributeKey;
 import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelOption;
+import io.shunt.proxy.ChannelFds;
 import io.shunt.proxy.ConnectionSummary;
+import io.shunt.proxy.ReadCredit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 
@@ -16,6 +21,7 @@ import java.time.Duration;
  * run on the same event loop, so this state is only ever touched by one thread.
  */
 public final class Connection {
+    private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
     /** On the client channel, for listing live connections. */
     public static final AttributeKey<Connection> KEY = AttributeKey.valueOf("shunt.connection");
 
@@ -29,12 +35,16 @@ public final class Connection {
     private boolean clientInputDone;
     private boolean upstreamInputDone;
     private boolean finished;
+    private final ReadCredit.Grant readCredit;
+    private long creditReported;
 
     Connection(RelayContext context, Channel client) {
         this.context = context;
         this.client = client;
         context.counters().connectionAccepted();
         client.attr(KEY).set(this);
+        this.readCredit = context.readCredit() == ReadCredit.NONE ? null : context.readCredit().open(
+                ChannelFds.fd(client), (InetSocketAddress) client.localAddress(), (InetSocketAddress) client.remoteAddress());
     }
 
     /**
@@ -64,6 +74,9 @@ public final class Connection {
     void relayed(boolean fromClient, int bytes) {
         if (fromClient) {
             bytesFromClient += bytes;
+            if (readCredit != null && bytesFromClient - creditReported >= ReadCredit.REPORT_EVERY) {
+                reportRead();
+            }
         } else {
             bytesFromUpstream += bytes;
         }
@@ -80,12 +93,25 @@ public final class Connection {
         return clientInputDone && upstreamInputDone;
     }
 
+    /** A failed report only costs the client the fast path: the kernel side then sends it through TCP. */
+    private void reportRead() {
+        try {
+            readCredit.read(bytesFromClient);
+            creditReported = bytesFromClient;
+        } catch (IOException e) {
+            LOG.atDebug().addKeyValue("pod", context.pod()).log("reporting bytes read failed: {}", e.toString());
+        }
+    }
+
     /** Ends the connection after flushing what is queued, reporting it once. */
     void finish(String outcome) {
         if (finished) {
             return;
         }
         finished = true;
+        if (readCredit != null) {
+            readCredit.close();
+        }
         flushAndClose(client);
         if (upstream != null) {
             flushAndClose(upstream);
@@ -99,6 +125,9 @@ public final class Connection {
             return;
         }
         finished = true;
+        if (readCredit != null) {
+            readCredit.close();
+        }
         try {
             if (client.isOpen()) {
                 // Setting SO_LINGER on a channel that closed meanwhile throws; the close must still happen.

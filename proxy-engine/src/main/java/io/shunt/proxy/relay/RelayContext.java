@@ -1,5 +1,7 @@
 package io.shunt.proxy.relay;
 
+import io.shunt.proxy.ReadCredit;
+
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.Channel;
 import io.netty.channel.group.ChannelGroup;
@@ -21,7 +23,7 @@ import java.util.concurrent.atomic.AtomicReference;
 public record RelayContext(String pod, AtomicReference<String> techniqueLabel, Direction direction,
                            OriginalDestination destination, ChannelFactory<Channel> upstreamSockets,
                            Duration connectTimeout, PodCounters counters, ConnectionGate gate,
-                           ChannelGroup connections, ConnectionObserver observer) {
+                           ChannelGroup connections, ConnectionObserver observer, ReadCredit readCredit) {
     public String technique() {
         return techniqueLabel.get();
     }
