@@ -5,6 +5,10 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.TechniqueId;
+import io.shunt.hijack.probe.KernelFeatures;
+import io.shunt.hijack.probe.KernelProbe;
+import io.shunt.hijack.select.Selector;
+import io.shunt.hijack.select.Verdict;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,7 +21,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -26,9 +29,12 @@ import java.util.Map;
 /**
  * {@code ./shunt bench} (issue #7): HTTP and bulk throughput through each interception technique,
  * versus direct and versus HAProxy behind nftables REDIRECT, measured in one run on one topology.
- * The agent (a separate process) intercepts one pod per technique (pod-a redirect, pod-b tproxy,
- * pod-c tc); the next pod is not intercepted; in the last, HAProxy 2.6 runs behind REDIRECT
- * ({@link HaproxyReference}).
+ * One pod per technique: the agent (a separate process, on the transport {@code --transport} names)
+ * intercepts pod-a with redirect, pod-b with tproxy, pod-c with tc; a second agent, on NIO because
+ * sockmap refuses io_uring, intercepts pod-d with sockmap from a cgroup of its own, where the row's
+ * clients run too ({@link SockmapAgent}). The next pod is not intercepted; in the last, HAProxy 2.6
+ * runs behind REDIRECT ({@link HaproxyReference}). A technique the kernel does not offer is not
+ * measured, and the run says why.
  * All load the same upstream: wrk keep-alive at each connection count and with a new connection
  * per request, and iperf3, one stream each way. Modes alternate within each round so drift on a
  * shared machine hits them alike; the table shows medians over the rounds. The proxy's CPU time
@@ -61,8 +67,9 @@ public final class Bench {
                                      [--bulk-seconds N|0] [--transport auto|io_uring|epoll|nio] [--time-limit S]
                                      [--json FILE]
                 Measures, in one run on one namespace topology (needs root), each of Shunt's techniques
-                (pod-a redirect, pod-b tproxy, pod-c tc: the agent as its own process) against direct
-                (pod-d) and against HAProxy 2.6 behind nftables REDIRECT (pod-e), all to the same upstream:
+                (pod-a redirect, pod-b tproxy, pod-c tc: the agent as its own process; pod-d sockmap: a
+                second agent, on NIO, in a cgroup v2 group of its own with the row's clients) against direct
+                (pod-e) and against HAProxy 2.6 behind nftables REDIRECT (pod-f), all to the same upstream:
                   - HTTP/1.1 with wrk: req/s, p50, p99, keep-alive at each connection count, and with a new
                     connection per request (new connections/s);
                   - bulk TCP with iperf3, one stream, pod to upstream and upstream to pod (Gbit/s);
@@ -71,19 +78,21 @@ public final class Bench {
                 Prints medians over the rounds with ratios to direct and to HAProxy, and the issue-#7
                 targets met or not; writes the same to JSON.
 
-                  --quick             1 round, 2 s runs, 1 s warm-up, time limit 120 s (about 80 s)
+                  --quick             1 round, 2 s runs, 1 s warm-up, time limit 120 s (about 75 s)
                   --seconds N         each wrk run, 1..60 (default 5)
                   --rounds N          1..9 (default 3)
                   --connections LIST  keep-alive connection counts, each 1..512 (default 1,32)
                   --new-connections N connections for the new-connection-per-request load, 0 to skip (default 32)
                   --bulk-seconds N    each iperf3 run, 0 to skip bulk, at most 60 (default: --seconds)
-                  --transport NAME    passed to the agent (default auto)
+                  --transport NAME    passed to the agents (default auto)
                   --time-limit S      refuse a plan estimated longer, and give up (cleaning up) past it,
                                       60..3600 (default 600)
                   --json FILE         also write the figures here (default target/bench.json)""";
 
         /** direct, one per technique, HAProxy. */
         static final int MODES = TechniqueId.values().length + 2;
+        /** What the estimate allows for starting and ending one wrk or iperf3 run. */
+        static final double PER_RUN_SECONDS = 0.5;
         private static final List<String> VALUED = List.of("--seconds", "--rounds", "--connections",
                 "--new-connections", "--bulk-seconds", "--transport", "--time-limit", "--json");
 
@@ -150,13 +159,15 @@ public final class Bench {
 
         /**
          * A generous estimate of the whole run for {@code modes} modes: every wrk and iperf3 run
-         * plus a second each for starting it, the warm-ups, and 30 s for the topology, the agent,
-         * HAProxy and the clean-up.
+         * plus {@value #PER_RUN_SECONDS} s each for starting and ending it, the warm-ups, and 30 s
+         * for the topology, both agents, HAProxy, the checks and the clean-up. Measured: a
+         * {@code --quick} run of 6 modes took 73 s in all, 66 s of them wrk and iperf3 runs, on a
+         * loaded machine.
          */
         long estimatedSeconds(int modes) {
-            long wrk = (long) rounds * loads().size() * modes * (duration.toSeconds() + 1);
-            long bulk = bulkDuration.isZero() ? 0 : (long) rounds * 2 * modes * (bulkDuration.toSeconds() + 1);
-            return wrk + bulk + modes * (warmup.toSeconds() + 1) + 30;
+            double wrk = (double) rounds * loads().size() * modes * (duration.toSeconds() + PER_RUN_SECONDS);
+            double bulk = bulkDuration.isZero() ? 0 : (double) rounds * 2 * modes * (bulkDuration.toSeconds() + PER_RUN_SECONDS);
+            return (long) Math.ceil(wrk + bulk + modes * (warmup.toSeconds() + PER_RUN_SECONDS) + 30);
         }
 
         private static List<Integer> connections(String value) {
@@ -182,7 +193,9 @@ public final class Bench {
     }
 
     /** What goes to the JSON file. */
-    record Json(String date, String transport, String agentReady, String haproxyVersion, int cores, boolean quick,
+    record Json(String date, String transport, Map<String, String> transports, String agentReady,
+                String sockmapAgentReady, String sockmapCgroup, Map<String, String> notMeasured,
+                String haproxyVersion, int cores, boolean quick,
                 int rounds, long seconds, long bulkSeconds, double elapsedSeconds, String loadAverageAtStart,
                 String loadAverageAtEnd, List<BenchReport.LoadRow> results,
                 List<BenchReport.BulkRow> bulk, List<BenchReport.MemoryRow> memory,
@@ -202,39 +215,66 @@ public final class Bench {
             System.out.println(Options.USAGE);
             return;
         }
-        new Bench(options).run();
+        if (new Bench(options).run() > 0) {
+            System.exit(1);
+        }
     }
 
-    private void run() throws Exception {
-        List<String> techniques = Arrays.stream(TechniqueId.values()).map(TechniqueId::id).toList();
-        // Table order: the control first, Shunt's techniques, the reference last.
-        List<String> modes = new ArrayList<>();
-        modes.add(BenchReport.DIRECT);
-        modes.addAll(techniques);
-        modes.add(BenchReport.HAPROXY);
-        long estimate = options.estimatedSeconds(modes.size());
+    /** The row of a technique: its id. */
+    static String mode(TechniqueId technique) {
+        return technique.id();
+    }
+
+    /** Runs the bench; returns how many runs of Shunt's techniques failed (their rows say so). */
+    private int run() throws Exception {
+        List<TechniqueId> techniques = List.of(TechniqueId.values());
+        long estimate = options.estimatedSeconds(Options.MODES);
         requireTool("wrk", "--version");
         if (!options.bulkDuration().isZero()) {
             requireTool("iperf3", "--version");
         }
         String haproxyVersion = HaproxyReference.version();
         String loadAtStart = BenchProc.loadAverage();
+        // What the kernel does not offer is not measured; the run says why, as the agent would.
+        KernelFeatures features = KernelProbe.run();
+        Map<String, String> notMeasured = new LinkedHashMap<>();
+        List<TechniqueId> offered = new ArrayList<>();
+        for (TechniqueId technique : techniques) {
+            Verdict verdict = new Selector(List.of(technique)).assess(features).getFirst();
+            if (verdict.outcome() == Verdict.Outcome.SKIPPED) {
+                notMeasured.put(mode(technique), "the kernel does not offer it: " + verdict.reason());
+            } else {
+                offered.add(technique);
+            }
+        }
+        List<TechniqueId> inMainAgent = offered.stream().filter(t -> t != TechniqueId.SOCKMAP).toList();
+        boolean sockmap = offered.contains(TechniqueId.SOCKMAP);
+        if (inMainAgent.isEmpty()) {
+            throw new IllegalStateException("the kernel offers none of redirect, tproxy and tc: " + notMeasured);
+        }
+        List<String> techniqueModes = offered.stream().map(Bench::mode).toList();
+        // Table order: the control first, Shunt's techniques, the reference last.
+        List<String> modes = new ArrayList<>();
+        modes.add(BenchReport.DIRECT);
+        modes.addAll(techniqueModes);
+        modes.add(BenchReport.HAPROXY);
         Topology.removeLeftovers(TAG);
 
         List<Long> daemonPids = new ArrayList<>();
-        // Pods: one per technique (pod-a, pod-b, ...), then direct, then HAProxy.
+        int failedRuns;
+        // Pods: one per technique (pod-a, pod-b, ...), offered or not, then direct, then HAProxy.
         try (Topology topology = Topology.create(TAG, techniques.size() + 2); NetNs up = topology.upstream().open()) {
             Map<String, PodNs> pods = new LinkedHashMap<>();
             pods.put(BenchReport.DIRECT, topology.pod(techniques.size()));
-            for (int i = 0; i < techniques.size(); i++) {
-                pods.put(techniques.get(i), topology.pod(i));
+            for (TechniqueId technique : offered) {
+                pods.put(mode(technique), topology.pod(techniques.indexOf(technique)));
             }
             pods.put(BenchReport.HAPROXY, topology.pod(techniques.size() + 1));
             List<String> agentArgs = new ArrayList<>();
-            for (String technique : techniques) {
-                PodNs pod = pods.get(technique);
+            for (TechniqueId technique : inMainAgent) {
+                PodNs pod = pods.get(mode(technique));
                 agentArgs.addAll(List.of("--pod", pod.name() + "=" + pod.netnsPath(),
-                        "--pod-technique", pod.name() + "=" + technique));
+                        "--pod-technique", pod.name() + "=" + technique.id()));
             }
             agentArgs.addAll(List.of("--transport", options.transport()));
             InetSocketAddress service = new InetSocketAddress(topology.serviceAddress(0), 8080);
@@ -245,15 +285,24 @@ public final class Bench {
                          : Iperf3.startServer(topology.upstream().netnsName(), bulkService);
                  AgentProcess agent = AgentProcess.start(agentArgs, null, Duration.ofSeconds(60));
                  AgentStopper stopper = new AgentStopper(agent);
+                 // started after the first agent: both mount the harness's bpffs on first use
+                 SockmapAgent sockmapAgent = sockmap ? SockmapAgent.start(pods.get(mode(TechniqueId.SOCKMAP)), options.transport(), null,
+                         Duration.ofSeconds(60)) : null;
                  HaproxyReference haproxy = HaproxyReference.start(pods.get(BenchReport.HAPROXY))) {
+                this.sockmapAgent = sockmapAgent;
                 if (iperf != null) {
                     daemonPids.add(iperf.pid());
                 }
                 daemonPids.add(haproxy.pid());
-                String agentReady = agent.output().stream().filter(l -> l.startsWith("shunt-agent ready"))
-                        .findFirst().orElse("?");
+                String agentReady = readyLine(agent.output());
+                String sockmapReady = sockmapAgent == null ? null : readyLine(sockmapAgent.output());
                 Map<String, Long> proxyPid = new LinkedHashMap<>();
-                techniques.forEach(t -> proxyPid.put(t, agent.pid()));
+                Map<String, String> transports = new LinkedHashMap<>();
+                for (TechniqueId technique : offered) {
+                    boolean own = technique == TechniqueId.SOCKMAP;
+                    proxyPid.put(mode(technique), own ? sockmapAgent.pid() : agent.pid());
+                    transports.put(mode(technique), agentTransport(own ? sockmapReady : agentReady));
+                }
                 proxyPid.put(BenchReport.HAPROXY, haproxy.pid());
 
                 out.printf(Locale.ROOT, "Shunt bench%s: HTTP/1.1 %d-byte body, wrk %d s per run; iperf3 %s; %d round(s);"
@@ -262,65 +311,92 @@ public final class Bench {
                                 : options.bulkDuration().toSeconds() + " s per run, 1 stream",
                         options.rounds(), Runtime.getRuntime().availableProcessors(), loadAtStart, estimate);
                 out.println("agent: " + agentReady + " (pid " + agent.pid() + ")");
+                if (sockmapAgent != null) {
+                    out.println("sockmap agent: " + sockmapReady + " (pid " + sockmapAgent.pid() + ", in cgroup "
+                            + sockmapAgent.cgroup().dir() + " with the row's clients)");
+                }
                 out.println("haproxy " + haproxyVersion + ": pid " + haproxy.pid() + " in " + pods.get(BenchReport.HAPROXY)
                         + ", TCP mode, nbthread " + HaproxyReference.THREADS + ", behind nft REDIRECT to :"
                         + HaproxyReference.PORT);
                 pods.forEach((mode, pod) -> out.println("  " + mode + ": " + pod));
+                notMeasured.forEach((mode, why) -> out.println("  " + mode + ": not measured, " + why));
 
                 verifyHaproxyPath(up, topology, pods.get(BenchReport.HAPROXY), server, haproxy);
+                verifyTechniquePaths(server, pods, techniqueModes);
 
-                for (PodNs pod : pods.values()) {
+                for (String mode : modes) {
                     // JIT, connection setup and pools; not measured.
-                    wrk(pod, url, 32, false, options.warmup());
+                    asClientOf(mode, () -> wrk(pods.get(mode), url, 32, false, options.warmup()));
                 }
                 Map<BenchReport.Load, Map<String, List<BenchReport.LoadSample>>> loadSamples = new LinkedHashMap<>();
                 Map<String, Map<String, List<BenchReport.BulkSample>>> bulkSamples = new LinkedHashMap<>();
+                // A technique's failed run is a result, shown in its row; direct's or HAProxy's ends the bench.
+                Map<BenchReport.Load, Map<String, List<String>>> loadFailures = new LinkedHashMap<>();
+                Map<String, Map<String, List<String>>> bulkFailures = new LinkedHashMap<>();
                 for (int round = 1; round <= options.rounds(); round++) {
                     for (BenchReport.Load load : options.loads()) {
                         for (String mode : modes) {
                             checkDeadline("at " + load.label() + " of round " + round);
-                            loadSamples.computeIfAbsent(load, k -> new LinkedHashMap<>())
-                                    .computeIfAbsent(mode, k -> new ArrayList<>())
-                                    .add(sample(pods.get(mode), url, load, proxyPid.get(mode)));
+                            List<BenchReport.LoadSample> samples = loadSamples.computeIfAbsent(load, k -> new LinkedHashMap<>())
+                                    .computeIfAbsent(mode, k -> new ArrayList<>());
+                            String failure = measure(techniqueModes, mode, () -> samples.add(asClientOf(mode,
+                                    () -> sample(pods.get(mode), url, load, proxyPid.get(mode)))));
+                            if (failure != null) {
+                                loadFailures.computeIfAbsent(load, k -> new LinkedHashMap<>())
+                                        .computeIfAbsent(mode, k -> new ArrayList<>()).add(failure);
+                                out.println(mode + ", " + load.label() + ", round " + round + ": the run FAILED: " + failure);
+                            }
                         }
                     }
                     if (iperf != null) {
                         for (String direction : List.of(BenchReport.UPLOAD, BenchReport.DOWNLOAD)) {
                             for (String mode : modes) {
                                 checkDeadline("at bulk " + direction + " of round " + round);
-                                bulkSamples.computeIfAbsent(direction, k -> new LinkedHashMap<>())
-                                        .computeIfAbsent(mode, k -> new ArrayList<>())
-                                        .add(bulkSample(pods.get(mode), bulkService, direction.equals(BenchReport.DOWNLOAD),
-                                                proxyPid.get(mode)));
+                                List<BenchReport.BulkSample> samples = bulkSamples.computeIfAbsent(direction,
+                                        k -> new LinkedHashMap<>()).computeIfAbsent(mode, k -> new ArrayList<>());
+                                String failure = measure(techniqueModes, mode, () -> samples.add(asClientOf(mode,
+                                        () -> bulkSample(pods.get(mode), bulkService, direction.equals(BenchReport.DOWNLOAD),
+                                                proxyPid.get(mode)))));
+                                if (failure != null) {
+                                    bulkFailures.computeIfAbsent(direction, k -> new LinkedHashMap<>())
+                                            .computeIfAbsent(mode, k -> new ArrayList<>()).add(failure);
+                                    out.println(mode + ", bulk " + direction + ", round " + round + ": the run FAILED: "
+                                            + failure);
+                                }
                             }
                         }
                     }
                     out.printf(Locale.ROOT, "round %d of %d done (%.0f s)%n", round, options.rounds(), elapsedSeconds());
                 }
 
-                BenchProc.Memory agentMemory = BenchProc.memory(agent.pid());
-                BenchProc.Memory haproxyMemory = BenchProc.memory(haproxy.pid());
-                List<BenchReport.MemoryRow> memory = List.of(
-                        new BenchReport.MemoryRow("agent", agent.pid(), agentMemory.vmRssKib(), agentMemory.rssAnonKib()),
-                        new BenchReport.MemoryRow("haproxy", haproxy.pid(), haproxyMemory.vmRssKib(), haproxyMemory.rssAnonKib()));
+                List<BenchReport.MemoryRow> memory = new ArrayList<>();
+                memory.add(memoryRow("agent", agent.pid()));
+                if (sockmapAgent != null) {
+                    memory.add(memoryRow("sockmap agent", sockmapAgent.pid()));
+                }
+                memory.add(memoryRow("haproxy", haproxy.pid()));
                 HaproxyReference.Counters counters = haproxy.counters();
                 if (!haproxy.alive()) {
                     throw new IllegalStateException("haproxy exited during the run; its output:\n" + haproxy.output());
                 }
 
-                List<BenchReport.LoadRow> loadRows = BenchReport.loadRows(loadSamples, modes);
-                List<BenchReport.BulkRow> bulkRows = BenchReport.bulkRows(bulkSamples, modes);
-                List<BenchReport.Target> targets = BenchReport.targets(loadRows, bulkRows, techniques, memory.getFirst(),
-                        techniques.size());
+                List<BenchReport.LoadRow> loadRows = BenchReport.loadRows(loadSamples, loadFailures, modes);
+                List<BenchReport.BulkRow> bulkRows = BenchReport.bulkRows(bulkSamples, bulkFailures, modes);
+                failedRuns = loadRows.stream().mapToInt(BenchReport.LoadRow::failedRuns).sum()
+                        + bulkRows.stream().mapToInt(BenchReport.BulkRow::failedRuns).sum();
+                List<BenchReport.Target> targets = BenchReport.targets(loadRows, bulkRows, techniqueModes, memory.getFirst(),
+                        inMainAgent.size());
                 out.println();
                 out.print(BenchReport.render(loadRows, bulkRows, memory, targets));
                 String loadAtEnd = BenchProc.loadAverage();
                 out.printf(Locale.ROOT, "%nHAProxy's rules over the run: %,d connections redirected to haproxy, %,d of haproxy's"
                         + " own let out (its upstream legs)%n", counters.redirected(), counters.bypassed());
-                out.printf(Locale.ROOT, "transport %s; load average (1, 5, 15 min) %s at the start, %s at the end: other work"
-                        + " on the machine shows there%n", agentTransport(agentReady), loadAtStart, loadAtEnd);
-                Json json = new Json(Instant.now().toString(), agentTransport(agentReady), agentReady, haproxyVersion,
-                        Runtime.getRuntime().availableProcessors(), options.quick(), options.rounds(),
+                notMeasured.forEach((mode, why) -> out.println(mode + ": not measured, " + why));
+                out.printf(Locale.ROOT, "transport: %s; load average (1, 5, 15 min) %s at the start, %s at the end: other work"
+                        + " on the machine shows there%n", describe(transports), loadAtStart, loadAtEnd);
+                Json json = new Json(Instant.now().toString(), agentTransport(agentReady), transports, agentReady,
+                        sockmapReady, sockmapAgent == null ? null : sockmapAgent.cgroup().dir().toString(), notMeasured,
+                        haproxyVersion, Runtime.getRuntime().availableProcessors(), options.quick(), options.rounds(),
                         options.duration().toSeconds(), options.bulkDuration().toSeconds(), Math.round(elapsedSeconds()),
                         loadAtStart, loadAtEnd, loadRows, bulkRows, memory, counters, targets);
                 Path file = options.json().toAbsolutePath();
@@ -328,6 +404,15 @@ public final class Bench {
                 JSON.writeValue(file.toFile(), json);
                 out.println("figures also written to " + options.json());
 
+                if (sockmapAgent != null) {
+                    if (sockmapAgent.stop(Duration.ofSeconds(20)) != 0) {
+                        throw new IllegalStateException("the sockmap agent did not stop cleanly");
+                    }
+                    sockmapAgent.removeCgroup();
+                    if (Files.exists(sockmapAgent.cgroup().dir())) {
+                        throw new IllegalStateException("the sockmap row's cgroup is still there: " + sockmapAgent.cgroup().dir());
+                    }
+                }
                 if (agent.stop(Duration.ofSeconds(20)) != 0) {
                     throw new IllegalStateException("the agent did not stop cleanly");
                 }
@@ -337,15 +422,98 @@ public final class Bench {
         if (!left.isEmpty()) {
             throw new IllegalStateException("processes the bench started are still running: " + left);
         }
-        out.printf(Locale.ROOT, "clean-up checked: namespaces deleted, agent, haproxy and iperf3 ended (%.0f s in all)%n",
-                elapsedSeconds());
+        out.printf(Locale.ROOT, "clean-up checked: namespaces deleted, agent%s, haproxy and iperf3 ended (%.0f s in all)%n",
+                sockmap ? "s ended, the sockmap row's cgroup removed" : "", elapsedSeconds());
+        if (failedRuns > 0) {
+            out.println(failedRuns + " run(s) of Shunt's techniques FAILED; their rows above say which and why (exit status 1)");
+        }
+        return failedRuns;
+    }
+
+    /** One measured run. */
+    @FunctionalInterface
+    private interface Run {
+        void run() throws IOException;
     }
 
     /**
-     * Checks, before anything is measured, that HAProxy is in pod-d's path and reaches the original
-     * destination without looping: one request from pod-d to each of two upstream servers (the
+     * Runs {@code run}; for a technique's mode, a failure (the load saw errors, or its tool failed)
+     * is returned as its reason, a line; for direct and HAProxy it is thrown, as is an interruption.
+     */
+    private static String measure(List<String> techniqueModes, String mode, Run run) throws IOException {
+        try {
+            run.run();
+            return null;
+        } catch (java.io.InterruptedIOException e) {
+            throw e;
+        } catch (IOException | IllegalStateException e) {
+            if (!techniqueModes.contains(mode)) {
+                throw e;
+            }
+            return String.valueOf(e.getMessage()).lines().findFirst().orElse("?");
+        }
+    }
+
+    /** The sockmap row's agent while the run has one: its clients run in its cgroup. */
+    private SockmapAgent sockmapAgent;
+
+    /** Runs {@code action}, which starts the clients of {@code mode}'s pod, where that pod's clients belong. */
+    private <T> T asClientOf(String mode, SockmapAgent.Action<T> action) throws IOException {
+        return mode.equals(mode(TechniqueId.SOCKMAP)) ? sockmapAgent.inGroup(action) : action.run();
+    }
+
+    private static String readyLine(List<String> output) {
+        return output.stream().filter(l -> l.startsWith("shunt-agent ready")).findFirst().orElse("?");
+    }
+
+    private static BenchReport.MemoryRow memoryRow(String process, long pid) throws IOException {
+        BenchProc.Memory m = BenchProc.memory(pid);
+        return new BenchReport.MemoryRow(process, pid, m.vmRssKib(), m.rssAnonKib());
+    }
+
+    /** E.g. {@code redirect, tproxy, tc on io_uring; sockmap (nio) on nio}. */
+    static String describe(Map<String, String> transports) {
+        Map<String, List<String>> byTransport = new LinkedHashMap<>();
+        transports.forEach((mode, transport) -> byTransport.computeIfAbsent(transport, k -> new ArrayList<>()).add(mode));
+        List<String> parts = new ArrayList<>();
+        byTransport.forEach((transport, modes) -> parts.add(String.join(", ", modes) + " on " + transport));
+        return String.join("; ", parts);
+    }
+
+    /**
+     * Checks, before anything is measured, that each technique's pod is intercepted: one request
+     * from the pod (made where its clients run) must reach the upstream as exactly one new
+     * connection, from the pod's address but not from the pod's own socket, so a proxy made it. A
+     * pod whose traffic went straight out (for sockmap: a client outside the pod's cgroup) would
+     * be measured as direct.
+     */
+    private void verifyTechniquePaths(HttpServer server, Map<String, PodNs> pods, List<String> techniqueModes)
+            throws IOException {
+        for (String mode : techniqueModes) {
+            PodNs pod = pods.get(mode);
+            long accepted = server.accepted();
+            int seen = server.peers().size();
+            int localPort = asClientOf(mode, () -> {
+                try (NetNs podNs = pod.open()) {
+                    return request(podNs, server.address());
+                }
+            });
+            InetSocketAddress peer = server.accepted() == accepted + 1 ? server.peers().get(seen) : null;
+            if (peer == null || !peer.getAddress().equals(pod.address()) || peer.getPort() == localPort) {
+                throw new IllegalStateException("interception check of " + mode + ": one request from " + pod + " (port "
+                        + localPort + ") reached " + text(server.address()) + " as " + (server.accepted() - accepted)
+                        + " connection(s)" + (peer == null ? "" : ", from " + peer) + "; expected one, from a proxy's socket");
+            }
+        }
+        out.println("interception check: one request from each technique's pod (" + String.join(", ", techniqueModes)
+                + ") reached the upstream from a proxy's socket, not the client's");
+    }
+
+    /**
+     * Checks, before anything is measured, that HAProxy is in its pod's path and reaches the original
+     * destination without looping: one request from its pod to each of two upstream servers (the
      * bench's service and a second address and port) must be answered, and each server must see
-     * exactly one new connection, from pod-d's address but from another port than the pod's own
+     * exactly one new connection, from the pod's address but from another port than the pod's own
      * socket (so a proxy in the pod made it: HAProxy, the only listener there). With a loop, HAProxy
      * would connect to itself and no server would see the connection.
      */

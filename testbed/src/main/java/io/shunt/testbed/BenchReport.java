@@ -46,16 +46,24 @@ final class BenchReport {
 
     /**
      * The medians of one mode under one load. Ratios and the added latency are null where there is
-     * nothing to compare with; the proxy's CPU is null for direct.
+     * nothing to compare with; the proxy's CPU is null for direct. {@code failedRuns} runs of a
+     * technique failed (errors, or the load generator failed) and are not in the medians; the
+     * first one's reason is {@code failure}. With no sample left, the figures are NaN.
      */
     record LoadRow(String mode, String load, int connections, boolean newConnectionPerRequest, int samples,
                    double reqPerS, double p50Us, double p99Us, Double addedP50Us, Double xDirect, Double xHaproxy,
-                   @JsonProperty("proxy_cpu_s_per_1k_req") Double proxyCpuSPer1kReq) {
+                   @JsonProperty("proxy_cpu_s_per_1k_req") Double proxyCpuSPer1kReq, int failedRuns, String failure) {
+        LoadRow(String mode, String load, int connections, boolean newConnectionPerRequest, int samples, double reqPerS,
+                double p50Us, double p99Us, Double addedP50Us, Double xDirect, Double xHaproxy, Double proxyCpuSPer1kReq) {
+            this(mode, load, connections, newConnectionPerRequest, samples, reqPerS, p50Us, p99Us, addedP50Us, xDirect,
+                    xHaproxy, proxyCpuSPer1kReq, 0, null);
+        }
     }
 
-    /** The medians of one mode in one direction of bulk transfer. */
+    /** The medians of one mode in one direction of bulk transfer; failed runs as in {@link LoadRow}. */
     record BulkRow(String mode, String direction, int samples, double gbitPerS, Double xDirect, Double xHaproxy,
-                   @JsonProperty("proxy_cpu_s_per_gb") Double proxyCpuSPerGb, long retransmits) {
+                   @JsonProperty("proxy_cpu_s_per_gb") Double proxyCpuSPerGb, long retransmits, int failedRuns,
+                   String failure) {
     }
 
     /** A proxy's resident memory at the end of the run. */
@@ -68,16 +76,31 @@ final class BenchReport {
 
     /** One row per (load, mode), loads in the given order, modes in {@code modes} order. */
     static List<LoadRow> loadRows(Map<Load, Map<String, List<LoadSample>>> samples, List<String> modes) {
+        return loadRows(samples, Map.of(), modes);
+    }
+
+    /**
+     * As {@link #loadRows(Map, List)}, with the runs that failed, by load and mode (one reason per
+     * run): a mode whose every run failed gets a row without figures.
+     */
+    static List<LoadRow> loadRows(Map<Load, Map<String, List<LoadSample>>> samples,
+                                  Map<Load, Map<String, List<String>>> failures, List<String> modes) {
         List<LoadRow> rows = new ArrayList<>();
         for (var byLoad : samples.entrySet()) {
             Load load = byLoad.getKey();
             Map<String, List<LoadSample>> byMode = byLoad.getValue();
+            Map<String, List<String>> failedByMode = failures.getOrDefault(load, Map.of());
             Double directRps = medianOf(byMode.get(DIRECT), s -> s.wrk().requestsPerSec());
             Double directP50 = medianOf(byMode.get(DIRECT), s -> s.wrk().p50Micros());
             Double haproxyRps = medianOf(byMode.get(HAPROXY), s -> s.wrk().requestsPerSec());
             for (String mode : modes) {
                 List<LoadSample> list = byMode.get(mode);
+                List<String> failed = failedByMode.getOrDefault(mode, List.of());
                 if (list == null || list.isEmpty()) {
+                    if (!failed.isEmpty()) {
+                        rows.add(new LoadRow(mode, load.label(), load.connections(), load.newConnectionPerRequest(), 0,
+                                Double.NaN, Double.NaN, Double.NaN, null, null, null, null, failed.size(), failed.getFirst()));
+                    }
                     continue;
                 }
                 double rps = medianOf(list, s -> s.wrk().requestsPerSec());
@@ -89,7 +112,7 @@ final class BenchReport {
                         mode.equals(DIRECT) || directP50 == null ? null : p50 - directP50,
                         mode.equals(DIRECT) || directRps == null ? null : rps / directRps,
                         mode.equals(HAPROXY) || haproxyRps == null ? null : rps / haproxyRps,
-                        Double.isNaN(cpu) ? null : cpu));
+                        Double.isNaN(cpu) ? null : cpu, failed.size(), failed.isEmpty() ? null : failed.getFirst()));
             }
         }
         return rows;
@@ -97,14 +120,26 @@ final class BenchReport {
 
     /** One row per (direction, mode), directions in the given order, modes in {@code modes} order. */
     static List<BulkRow> bulkRows(Map<String, Map<String, List<BulkSample>>> samples, List<String> modes) {
+        return bulkRows(samples, Map.of(), modes);
+    }
+
+    /** As {@link #bulkRows(Map, List)}, with the runs that failed, as in {@link #loadRows(Map, Map, List)}. */
+    static List<BulkRow> bulkRows(Map<String, Map<String, List<BulkSample>>> samples,
+                                  Map<String, Map<String, List<String>>> failures, List<String> modes) {
         List<BulkRow> rows = new ArrayList<>();
         for (var byDirection : samples.entrySet()) {
             Map<String, List<BulkSample>> byMode = byDirection.getValue();
+            Map<String, List<String>> failedByMode = failures.getOrDefault(byDirection.getKey(), Map.of());
             Double direct = medianOf(byMode.get(DIRECT), s -> s.iperf().gbitPerSecond());
             Double haproxy = medianOf(byMode.get(HAPROXY), s -> s.iperf().gbitPerSecond());
             for (String mode : modes) {
                 List<BulkSample> list = byMode.get(mode);
+                List<String> failed = failedByMode.getOrDefault(mode, List.of());
                 if (list == null || list.isEmpty()) {
+                    if (!failed.isEmpty()) {
+                        rows.add(new BulkRow(mode, byDirection.getKey(), 0, Double.NaN, null, null, null, -1, failed.size(),
+                                failed.getFirst()));
+                    }
                     continue;
                 }
                 double gbit = medianOf(list, s -> s.iperf().gbitPerSecond());
@@ -113,7 +148,7 @@ final class BenchReport {
                 rows.add(new BulkRow(mode, byDirection.getKey(), list.size(), gbit,
                         mode.equals(DIRECT) || direct == null ? null : gbit / direct,
                         mode.equals(HAPROXY) || haproxy == null ? null : gbit / haproxy,
-                        Double.isNaN(cpu) ? null : cpu, retransmits));
+                        Double.isNaN(cpu) ? null : cpu, retransmits, failed.size(), failed.isEmpty() ? null : failed.getFirst()));
             }
         }
         return rows;
@@ -155,8 +190,8 @@ final class BenchReport {
         }
 
         String t3 = "new connections/s >= 0.6x direct";
-        Optional<LoadRow> bestNew = loads.stream().filter(r -> r.newConnectionPerRequest() && techniques.contains(r.mode())
-                && r.xDirect() != null).max(Comparator.comparingDouble(LoadRow::xDirect));
+        Optional<LoadRow> bestNew = loads.stream().filter(r -> r.samples() > 0 && r.newConnectionPerRequest()
+                && techniques.contains(r.mode()) && r.xDirect() != null).max(Comparator.comparingDouble(LoadRow::xDirect));
         if (bestNew.isPresent()) {
             Optional<LoadRow> haproxyNew = load(loads, HAPROXY, bestNew.get().connections(), true);
             targets.add(new Target(t3, bestNew.get().xDirect() >= 0.6 ? MET : NOT_MET, format("%s %.2fx direct at c=%d%s",
@@ -168,7 +203,7 @@ final class BenchReport {
 
         for (String direction : List.of(UPLOAD, DOWNLOAD)) {
             String t4 = "bulk " + direction + " >= 0.9x direct";
-            Optional<BulkRow> bestBulk = bulk.stream().filter(r -> r.direction().equals(direction)
+            Optional<BulkRow> bestBulk = bulk.stream().filter(r -> r.samples() > 0 && r.direction().equals(direction)
                     && techniques.contains(r.mode()) && r.xDirect() != null).max(Comparator.comparingDouble(BulkRow::xDirect));
             Optional<BulkRow> haproxyBulk = bulk.stream().filter(r -> r.direction().equals(direction)
                     && r.mode().equals(HAPROXY) && r.xDirect() != null).findFirst();
@@ -185,21 +220,26 @@ final class BenchReport {
     }
 
     private static Optional<LoadRow> load(List<LoadRow> rows, String mode, int connections, boolean newConnections) {
-        return rows.stream().filter(r -> r.mode().equals(mode) && r.connections() == connections
+        return rows.stream().filter(r -> r.samples() > 0 && r.mode().equals(mode) && r.connections() == connections
                 && r.newConnectionPerRequest() == newConnections).findFirst();
     }
 
     private static Optional<LoadRow> best(List<LoadRow> rows, List<String> techniques, int connections,
                                           boolean newConnections, Comparator<LoadRow> better) {
-        return rows.stream().filter(r -> techniques.contains(r.mode()) && r.connections() == connections
+        return rows.stream().filter(r -> r.samples() > 0 && techniques.contains(r.mode()) && r.connections() == connections
                 && r.newConnectionPerRequest() == newConnections).max(better);
     }
 
     /** The printed report: load table, bulk table, memory, targets. */
     static String render(List<LoadRow> loads, List<BulkRow> bulk, List<MemoryRow> memory, List<Target> targets) {
         StringBuilder out = new StringBuilder();
+        // as wide as the longest mode, e.g. "sockmap (nio)"
+        int modeWidth = Math.max(9, java.util.stream.Stream.concat(loads.stream().map(LoadRow::mode),
+                bulk.stream().map(BulkRow::mode)).mapToInt(String::length).max().orElse(0));
+        String mode = "%-" + modeWidth + "s";
+        String partlyFailed = " ".repeat(modeWidth + 1) + "%s%n";
         if (!loads.isEmpty()) {
-            out.append(format("%-9s %-15s %11s %8s %8s %8s %9s %10s %19s%n", "mode", "load", "req/s", "p50 us",
+            out.append(format(mode + " %-15s %11s %8s %8s %8s %9s %10s %19s%n", "mode", "load", "req/s", "p50 us",
                     "p99 us", "+p50 us", "x direct", "x haproxy", "proxy CPU s/1k req"));
             String last = null;
             for (LoadRow r : loads) {
@@ -207,14 +247,21 @@ final class BenchReport {
                     out.append('\n');
                 }
                 last = r.load();
-                out.append(format("%-9s %-15s %,11.0f %8.0f %8.0f %8s %9s %10s %19s%n", r.mode(), r.load(), r.reqPerS(),
+                if (r.samples() == 0) {
+                    out.append(format(mode + " %-15s %s%n", r.mode(), r.load(), failedText(r.failedRuns(), r.failure())));
+                    continue;
+                }
+                out.append(format(mode + " %-15s %,11.0f %8.0f %8.0f %8s %9s %10s %19s%n", r.mode(), r.load(), r.reqPerS(),
                         r.p50Us(), r.p99Us(), r.addedP50Us() == null ? "" : format("%+.0f", r.addedP50Us()),
                         ratio(r.xDirect()), ratio(r.xHaproxy()),
                         r.proxyCpuSPer1kReq() == null ? "-" : format("%.4f", r.proxyCpuSPer1kReq())));
+                if (r.failedRuns() > 0) {
+                    out.append(format(partlyFailed, "and " + failedText(r.failedRuns(), r.failure())));
+                }
             }
         }
         if (!bulk.isEmpty()) {
-            out.append('\n').append(format("%-9s %-15s %11s %9s %10s %19s %8s%n", "mode", "bulk (iperf3)", "Gbit/s",
+            out.append('\n').append(format(mode + " %-15s %11s %9s %10s %19s %8s%n", "mode", "bulk (iperf3)", "Gbit/s",
                     "x direct", "x haproxy", "proxy CPU s/GB", "retrans"));
             String last = null;
             for (BulkRow r : bulk) {
@@ -222,16 +269,24 @@ final class BenchReport {
                     out.append('\n');
                 }
                 last = r.direction();
-                out.append(format("%-9s %-15s %11.2f %9s %10s %19s %8s%n", r.mode(), r.direction(), r.gbitPerS(),
+                if (r.samples() == 0) {
+                    out.append(format(mode + " %-15s %s%n", r.mode(), r.direction(), failedText(r.failedRuns(), r.failure())));
+                    continue;
+                }
+                out.append(format(mode + " %-15s %11.2f %9s %10s %19s %8s%n", r.mode(), r.direction(), r.gbitPerS(),
                         ratio(r.xDirect()), ratio(r.xHaproxy()),
                         r.proxyCpuSPerGb() == null ? "-" : format("%.3f", r.proxyCpuSPerGb()),
                         r.retransmits() < 0 ? "?" : Long.toString(r.retransmits())));
+                if (r.failedRuns() > 0) {
+                    out.append(format(partlyFailed, "and " + failedText(r.failedRuns(), r.failure())));
+                }
             }
         }
         if (!memory.isEmpty()) {
             out.append('\n');
+            String process = "%-" + Math.max(8, memory.stream().mapToInt(m -> m.process().length()).max().orElse(0)) + "s";
             for (MemoryRow m : memory) {
-                out.append(format("RSS at the end: %-8s VmRSS %7.1f MiB, RssAnon %7.1f MiB (pid %d)%n", m.process(),
+                out.append(format("RSS at the end: " + process + " VmRSS %7.1f MiB, RssAnon %7.1f MiB (pid %d)%n", m.process(),
                         m.vmRssKib() / 1024.0, m.rssAnonKib() / 1024.0, m.pid()));
             }
         }
@@ -240,6 +295,10 @@ final class BenchReport {
             out.append(format("  %-15s %-58s %s%n", "[" + t.verdict() + "]", t.target(), t.detail()));
         }
         return out.toString();
+    }
+
+    private static String failedText(int runs, String failure) {
+        return (runs == 1 ? "1 run" : runs + " runs") + " FAILED, first: " + failure;
     }
 
     private static String ratio(Double r) {

@@ -1,10 +1,14 @@
 package io.shunt.testbed;
 
 import java.io.IOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A cgroup v2 group the testbed creates for "pods" and agents of the sockmap technique, whose
@@ -28,6 +32,29 @@ public final class ScratchCgroup implements AutoCloseable {
         Path dir = mount().resolve(prefix + "-" + ProcessHandle.current().pid() + "-" + SEQUENCE.incrementAndGet());
         Files.createDirectory(dir);
         return new ScratchCgroup(dir);
+    }
+
+    /**
+     * Removes the empty groups {@code <prefix>-<pid>-<n>} of processes that no longer run (killed
+     * before they could close them) and returns them. A group with processes in it stays.
+     */
+    public static List<Path> removeLeftovers(String prefix) throws IOException {
+        Pattern ours = Pattern.compile(Pattern.quote(prefix) + "-(\\d+)-\\d+");
+        List<Path> removed = new ArrayList<>();
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(mount(), prefix + "-*")) {
+            for (Path dir : dirs) {
+                Matcher m = ours.matcher(dir.getFileName().toString());
+                if (!m.matches() || ProcessHandle.of(Long.parseLong(m.group(1))).isPresent()) {
+                    continue;
+                }
+                ScratchCgroup left = new ScratchCgroup(dir);
+                if (left.processes().isEmpty()) {
+                    left.close();
+                    removed.add(dir);
+                }
+            }
+        }
+        return removed;
     }
 
     public Path dir() {

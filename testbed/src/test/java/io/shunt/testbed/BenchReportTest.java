@@ -126,6 +126,58 @@ class BenchReportTest {
         assertTrue(table.contains("  [met]           best technique at 32 connections >= 1.2x HAProxy+REDIRECT  tproxy 1.25x"), table);
     }
 
+    @Test
+    void aLongerModeWidensTheModeColumnOfEveryRow() {
+        Map<BenchReport.Load, Map<String, List<BenchReport.LoadSample>>> samples = new LinkedHashMap<>();
+        Map<String, List<BenchReport.LoadSample>> byMode = new LinkedHashMap<>();
+        byMode.put(DIRECT, List.of(load(1000, 5, 9, Double.NaN)));
+        byMode.put("a-longer-mode", List.of(load(500, 10, 20, 1.0)));
+        samples.put(new BenchReport.Load(1, false), byMode);
+        List<BenchReport.LoadRow> loads = BenchReport.loadRows(samples, List.of(DIRECT, "a-longer-mode"));
+        List<BenchReport.MemoryRow> memory = List.of(new BenchReport.MemoryRow("agent", 42, 204_800, 150_000),
+                new BenchReport.MemoryRow("sockmap agent", 44, 102_400, 90_000));
+        List<String> lines = BenchReport.render(loads, List.of(), memory, List.of()).lines().toList();
+        assertTrue(lines.get(0).startsWith("mode          load "), lines.get(0));
+        assertTrue(lines.get(1).startsWith("direct        keep-alive c=1 "), lines.get(1));
+        assertTrue(lines.get(2).startsWith("a-longer-mode keep-alive c=1 "), lines.get(2));
+        assertTrue(lines.contains("RSS at the end: sockmap agent VmRSS   100.0 MiB, RssAnon    87.9 MiB (pid 44)"), lines.toString());
+    }
+
+    @Test
+    void aTechniqueWhoseRunsFailedKeepsARowThatSaysSoAndIsLeftOutOfTheTargets() {
+        String upFailed = "iperf3 from pod-d failed: unable to write to stream socket: Cannot allocate memory";
+        Map<String, Map<String, List<BenchReport.BulkSample>>> samples = new LinkedHashMap<>();
+        Map<String, List<BenchReport.BulkSample>> up = new LinkedHashMap<>();
+        up.put(DIRECT, List.of(bulk(20, Double.NaN)));
+        up.put("sockmap", List.of());
+        up.put(HAPROXY, List.of(bulk(10, 2)));
+        samples.put(BenchReport.UPLOAD, up);
+        Map<String, List<BenchReport.BulkSample>> down = new LinkedHashMap<>();
+        down.put(DIRECT, List.of(bulk(20, Double.NaN)));
+        down.put("sockmap", List.of(bulk(18, 2), bulk(16, 2)));
+        samples.put(BenchReport.DOWNLOAD, down);
+        List<String> modes = List.of(DIRECT, "sockmap", HAPROXY);
+        List<BenchReport.BulkRow> rows = BenchReport.bulkRows(samples, Map.of(BenchReport.UPLOAD,
+                Map.of("sockmap", List.of(upFailed)), BenchReport.DOWNLOAD,
+                Map.of("sockmap", List.of("second"))), modes);
+        assertEquals(5, rows.size(), rows.toString());
+        BenchReport.BulkRow failed = rows.get(1);
+        assertEquals(0, failed.samples());
+        assertEquals(1, failed.failedRuns());
+        assertEquals(upFailed, failed.failure());
+        assertNull(failed.xDirect());
+        assertEquals(1, rows.get(4).failedRuns(), "one of three runs failed, two were measured");
+        assertEquals(17, rows.get(4).gbitPerS(), 1e-9);
+
+        List<BenchReport.Target> targets = BenchReport.targets(List.of(), rows, List.of("sockmap"), null, 1);
+        assertEquals("not measured", targets.get(3).verdict(), "no technique has an upload figure");
+        assertTrue(targets.get(4).detail().startsWith("sockmap 0.85x direct"), targets.get(4).detail());
+
+        List<String> lines = BenchReport.render(List.of(), rows, List.of(), targets).lines().toList();
+        assertTrue(lines.contains("sockmap   pod -> upstream 1 run FAILED, first: " + upFailed), lines.toString());
+        assertTrue(lines.contains("          and 1 run FAILED, first: second"), lines.toString());
+    }
+
     /** One round: direct, redirect, tproxy and HAProxy at c=1, c=32 and new connections at c=32. */
     private static Map<BenchReport.Load, Map<String, List<BenchReport.LoadSample>>> fullRun() {
         Map<BenchReport.Load, Map<String, List<BenchReport.LoadSample>>> samples = new LinkedHashMap<>();

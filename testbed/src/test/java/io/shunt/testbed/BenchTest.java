@@ -30,7 +30,7 @@ class BenchTest {
         assertEquals(Path.of("target/bench.json"), o.json());
         assertEquals(List.of(new BenchReport.Load(1, false), new BenchReport.Load(32, false),
                 new BenchReport.Load(32, true)), o.loads());
-        assertEquals(5, Bench.Options.MODES, "direct, redirect, tproxy, tc, haproxy");
+        assertEquals(6, Bench.Options.MODES, "direct, redirect, tproxy, tc, sockmap, haproxy");
         assertTrue(o.estimatedSeconds(Bench.Options.MODES) <= 600, "estimate " + o.estimatedSeconds(Bench.Options.MODES));
     }
 
@@ -65,8 +65,8 @@ class BenchTest {
         assertEquals(Path.of("x.json"), o.json());
         assertEquals(Duration.ZERO, o.bulkDuration());
         assertEquals(Duration.ofSeconds(300), o.timeLimit());
-        // 1 round x 2 loads x 4 modes x (4 + 1) s, no bulk, 4 warm-ups of 2 + 1 s, 30 s set-up
-        assertEquals(40 + 12 + 30, o.estimatedSeconds(4));
+        // 1 round x 2 loads x 4 modes x (4 + 0.5) s, no bulk, 4 warm-ups of 2 + 0.5 s, 30 s set-up
+        assertEquals(36 + 10 + 30, o.estimatedSeconds(4));
     }
 
     @Test
@@ -85,7 +85,7 @@ class BenchTest {
         assertMessage("--transport 'io uring'", "--transport", "io uring");
         assertMessage("unknown argument '--fast'", "--fast");
         assertMessage("--rounds needs a value", "--rounds");
-        assertMessage("this plan takes about 3195 s, over the time limit of 600 s", "--seconds", "20", "--rounds", "6");
+        assertMessage("this plan takes about 3735 s, over the time limit of 600 s", "--seconds", "20", "--rounds", "6");
     }
 
     @Test
@@ -94,6 +94,17 @@ class BenchTest {
                 "shunt-agent ready: intercepting 2 pod(s) on io_uring: pod-a=redirect, pod-b=tproxy"));
         assertEquals("nio", Bench.agentTransport("shunt-agent ready: intercepting 1 pod(s) on nio: pod-a=redirect"));
         assertEquals("?", Bench.agentTransport("?"));
+    }
+
+    @Test
+    void everyRowIsItsTechniquesIdAndTheTransportsAreGrouped() {
+        assertEquals("sockmap", Bench.mode(io.shunt.hijack.TechniqueId.SOCKMAP));
+        assertEquals("tc", Bench.mode(io.shunt.hijack.TechniqueId.TC));
+        java.util.Map<String, String> transports = new java.util.LinkedHashMap<>();
+        transports.put("redirect", "io_uring");
+        transports.put("tc", "io_uring");
+        transports.put("sockmap", "nio");
+        assertEquals("redirect, tc on io_uring; sockmap on nio", Bench.describe(transports));
     }
 
     private static void assertMessage(String expected, String... args) {
