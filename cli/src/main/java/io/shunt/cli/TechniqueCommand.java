@@ -23,7 +23,7 @@ final class TechniqueCommand {
         boolean defaultRanking;
 
         @Parameters(arity = "1..2", paramLabel = "[POD] TECHNIQUE",
-                description = "The pod (as `shuntctl pods` names it) and redirect or tproxy; with --default only the ranking.")
+                description = "The pod (as `shuntctl pods` names it) and a technique (redirect, tproxy, tc, sockmap); with --default only the ranking.")
         List<String> words;
 
         @Override

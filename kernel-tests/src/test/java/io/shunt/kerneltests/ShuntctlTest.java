@@ -262,7 +262,10 @@ class ShuntctlTest {
         ctl("technique", "set", "pod-b", "redirect").assertExit(0).assertOut("moved from tproxy to redirect");
         assertFalse(Topology.exec(podB.netnsName(), "ip", "rule").contains("0x5349"), "tproxy's routing is gone");
         exchange(podB);
-        ctl("technique", "set", "pod-b", "sockmap").assertExit(2).assertErrLine("sockmap");
+        ctl("technique", "set", "pod-b", "xdp").assertExit(2).assertErrLine("xdp");
+        // a technique the pod cannot use: refused with the reason, the pod stays where it was
+        ctl("technique", "set", "pod-b", "sockmap").assertExit(1).assertErrLine("no cgroup is known for this pod");
+        assertEquals("redirect", ctl("pods", "-o", "json").assertExit(0).json().get(1).get("technique").asText());
     }
 
     /** A connection to the echo service that stays open across changes, checked by exact round trips. */

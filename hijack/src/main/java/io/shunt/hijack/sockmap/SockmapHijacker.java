@@ -7,6 +7,7 @@ import io.shunt.ffi.bpf.CgroupAttachment;
 import io.shunt.ffi.libc.SocketOptions;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.HijackException;
+import io.shunt.hijack.InstallSteps;
 import io.shunt.hijack.Hijacker;
 import io.shunt.hijack.ListenerSockets;
 import io.shunt.hijack.RulePlan;
@@ -178,7 +179,7 @@ public final class SockmapHijacker implements Hijacker {
         }
         List<Inet4Address> addresses = podAddresses();
         AgentCgroup agent = agentCgroup.get();
-        List<Step> done = new ArrayList<>();
+        InstallSteps done = new InstallSteps();
         try {
             node.ensure(agent);
             try (BpfObject obj = podObject.open()) {
@@ -188,7 +189,7 @@ public final class SockmapHijacker implements Hijacker {
                 for (String map : SockmapMaps.POD_MAPS) {
                     obj.pinMapOnLoad(map, folder.resolve(map));
                 }
-                done.add(new Step("map pins in " + folder, () -> unpinPodMaps(folder)));
+                done.add("map pins in " + folder, () -> unpinPodMaps(folder));
                 obj.load();
                 long cookie = SocketOptions.netnsCookie(listeners.outboundFd());
                 java.util.Map<String, BpfMap> maps = new java.util.HashMap<>();
@@ -198,24 +199,17 @@ public final class SockmapHijacker implements Hijacker {
                 writePodMaps(maps::get, contents, cookie, addresses);
                 byte[] listenKey = SockmapMaps.listenKey(cookie, contents.outboundPort());
                 obj.map(SockmapMaps.LISTEN).update(listenKey, TcMaps.PRESENT, BpfMap.Update.ANY);
-                done.add(new Step("the outbound listener's entry in " + SockmapMaps.LISTEN, () -> deleteListen(listenKey)));
+                done.add("the outbound listener's entry in " + SockmapMaps.LISTEN, () -> deleteListen(listenKey));
                 // connect4/6 last: nothing is diverted before the rest is in place
                 for (String program : SockmapMaps.POD_PROGRAMS.reversed()) {
                     try (CgroupAttachment link = CgroupAttachment.attach(cgroup.get(), obj.program(program))) {
                         link.pin(SockmapMaps.linkPin(folder, program));
                     }
-                    done.add(new Step(program + " on cgroup " + cgroup.get(), () -> SockmapNode.unlink(SockmapMaps.linkPin(folder, program))));
+                    done.add(program + " on cgroup " + cgroup.get(), () -> SockmapNode.unlink(SockmapMaps.linkPin(folder, program)));
                 }
             }
         } catch (IOException | RuntimeException e) {
-            for (Step step : done.reversed()) {
-                try {
-                    step.undo().run();
-                    undone.add(step.what());
-                } catch (IOException | RuntimeException suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
+            done.rollBack(e, undone);
             Files.deleteIfExists(folder);
             try {
                 node.removeIfUnused();
@@ -485,20 +479,6 @@ public final class SockmapHijacker implements Hijacker {
 
     private <T> T run(NetNs pod, String operation, NetNs.NetNsAction<T, IOException> action,
                       Function<IOException, String> consequence) throws HijackException {
-        try {
-            return pod.run(action);
-        } catch (IOException e) {
-            String after = consequence.apply(e);
-            throw new HijackException(technique(), operation, pod.path(),
-                    e.getMessage() + (after.isEmpty() ? "" : "\n(" + after + ")"), e);
-        }
-    }
-
-    private record Step(String what, Undo undo) {
-    }
-
-    @FunctionalInterface
-    private interface Undo {
-        void run() throws IOException;
+        return InstallSteps.inPod(technique(), pod, operation, action, consequence);
     }
 }

@@ -8,6 +8,7 @@ import io.shunt.ffi.bpf.NetnsAttachment;
 import io.shunt.ffi.bpf.TcAttachment;
 import io.shunt.ffi.netns.NetNs;
 import io.shunt.hijack.HijackException;
+import io.shunt.hijack.InstallSteps;
 import io.shunt.hijack.Hijacker;
 import io.shunt.hijack.ListenerSockets;
 import io.shunt.hijack.RulePlan;
@@ -222,12 +223,12 @@ public final class TcHijacker implements Hijacker {
                     + "tc technique assigns connections to the proxy's listener sockets themselves; install through "
                     + "the agent, which passes them");
         }
-        List<Step> done = new ArrayList<>();
+        InstallSteps done = new InstallSteps();
         try (BpfObject obj = object.open()) {
             for (String map : TcMaps.ALL) {
                 obj.pinMapOnLoad(map, folder.resolve(map));
             }
-            done.add(new Step("map pins in " + folder, () -> unpinAll(folder)));
+            done.add("map pins in " + folder, () -> unpinAll(folder));
             obj.load();
             int before = readAcceptLocal();
             java.util.Map<String, BpfMap> maps = new java.util.HashMap<>();
@@ -241,34 +242,27 @@ public final class TcHijacker implements Hijacker {
                     DivertRouting.ensure(plan.routing(), added);
                 } finally {
                     for (DivertRouting.Added a : added) {
-                        done.add(new Step(a.what(), a.undo()::run));
+                        done.add(a.what(), a.undo()::run);
                     }
                 }
                 writeAcceptLocal(1);
-                done.add(new Step("sysctl net.ipv4.conf.lo.accept_local=" + before, () -> writeAcceptLocal(before)));
+                done.add("sysctl net.ipv4.conf.lo.accept_local=" + before, () -> writeAcceptLocal(before));
             }
             for (Interface i : interfaces) {
                 for (Hook hook : scope.hooks) {
                     TcAttachment filter = TcAttachment.attach(i.index(), hook.ingress(), obj.program(hook.program()),
                             FILTER_PRIORITY, scope.handle);
-                    done.add(new Step(hook.describe(i.name()), filter::detach));
+                    done.add(hook.describe(i.name()), filter::detach);
                 }
             }
             try (NetnsAttachment link = NetnsAttachment.attach(pod.path(), obj.program(TcMaps.SK_LOOKUP_PROGRAM))) {
                 link.pin(folder.resolve(LINK_PIN));
-                done.add(new Step("sk_lookup link", () -> removeLink(folder)));
+                done.add("sk_lookup link", () -> removeLink(folder));
             }
             // last: the pod's traffic is diverted by tc now, so another technique's table can go
             removeSharedNftTable();
         } catch (IOException | RuntimeException e) {
-            for (Step step : done.reversed()) {
-                try {
-                    step.undo().run();
-                    undone.add(step.what());
-                } catch (IOException | RuntimeException suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
+            done.rollBack(e, undone);
             throw e;
         }
     }
@@ -617,21 +611,6 @@ public final class TcHijacker implements Hijacker {
 
     private <T> T run(NetNs pod, String operation, NetNs.NetNsAction<T, IOException> action,
                       Function<IOException, String> consequence) throws HijackException {
-        try {
-            return pod.run(action);
-        } catch (IOException e) {
-            String after = consequence.apply(e);
-            throw new HijackException(technique(), operation, pod.path(),
-                    e.getMessage() + (after.isEmpty() ? "" : "\n(" + after + ")"), e);
-        }
-    }
-
-    /** One step of a fresh install to take back, and how to name it. */
-    private record Step(String what, Undo undo) {
-    }
-
-    @FunctionalInterface
-    private interface Undo {
-        void run() throws IOException;
+        return InstallSteps.inPod(technique(), pod, operation, action, consequence);
     }
 }
