@@ -2,7 +2,9 @@ package io.shunt.agent.cni.conflist;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -23,7 +25,14 @@ import java.util.Arrays;
  * @param json  its parsed content
  */
 record NetworkConfigFile(Path file, byte[] bytes, ObjectNode json) {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /**
+     * Numbers are kept exactly as BigDecimal: a double would turn 1e400 into Infinity, written back
+     * as the string "Infinity", and round many-digit decimals, so rewriting the runtime's file would
+     * change values of other plugins (a fuzzer finding, input kept).
+     */
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+            .setNodeFactory(JsonNodeFactory.withExactBigDecimals(true));
 
     /** Parses a file's content; a content the runtime could not load either is refused. */
     static NetworkConfigFile parse(Path file, byte[] bytes) throws InvalidConfigException {
@@ -41,6 +50,9 @@ record NetworkConfigFile(Path file, byte[] bytes, ObjectNode json) {
         } catch (IOException e) {
             throw new InvalidConfigException(file, "is not JSON: "
                     + (e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage()));
+        } catch (NumberFormatException e) {
+            // exact numbers: an exponent beyond BigDecimal's range cannot be kept, so it is not rewritten
+            throw new InvalidConfigException(file, "has a number Shunt cannot keep exactly: " + e.getMessage());
         }
         if (!(node instanceof ObjectNode json)) {
             throw new InvalidConfigException(file, "is not a JSON object");
