@@ -1,5 +1,7 @@
 package io.shunt.agent;
 
+import io.shunt.hijack.probe.MountInfo;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,12 +58,6 @@ public final class KubeletPodCgroups {
 
     /** The cgroup2 mount point of this process's mount namespace, from /proc/self/mountinfo. */
     public static Optional<Path> cgroup2Mount() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-            int sep = line.indexOf(" - ");
-            if (sep > 0 && line.substring(sep + 3).startsWith("cgroup2 ")) {
-                return Optional.of(Path.of(line.split(" ")[4]));
-            }
-        }
-        return Optional.empty();
+        return MountInfo.cgroup2Mounts().stream().findFirst();
     }
 }

@@ -1,5 +1,7 @@
 package io.shunt.testbed;
 
+import io.shunt.hijack.probe.MountInfo;
+
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -97,14 +99,9 @@ public final class ScratchCgroup implements AutoCloseable {
         return mount().resolve(path.substring(1));
     }
 
-    /** The cgroup2 mount point, from /proc/self/mountinfo (field 5; fstype after the " - " separator). */
+    /** The cgroup2 mount point, from /proc/self/mountinfo. */
     static Path mount() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-            int sep = line.indexOf(" - ");
-            if (sep > 0 && line.substring(sep + 3).startsWith("cgroup2 ")) {
-                return Path.of(line.split(" ")[4]);
-            }
-        }
-        throw new IOException("no cgroup2 filesystem is mounted (/proc/self/mountinfo); the sockmap technique needs one");
+        return MountInfo.cgroup2Mounts().stream().findFirst().orElseThrow(() -> new IOException(
+                "no cgroup2 filesystem is mounted (/proc/self/mountinfo); the sockmap technique needs one"));
     }
 }

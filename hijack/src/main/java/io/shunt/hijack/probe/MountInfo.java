@@ -42,4 +42,9 @@ public record MountInfo(String fsType, Path mountPoint) {
     public static List<Path> ofType(List<MountInfo> mounts, String fsType) {
         return mounts.stream().filter(m -> m.fsType.equals(fsType)).map(MountInfo::mountPoint).toList();
     }
+
+    /** Where this process's mount namespace has cgroup v2 mounted, in mountinfo's order (often one place). */
+    public static List<Path> cgroup2Mounts() throws java.io.IOException {
+        return ofType(parse(java.nio.file.Files.readString(Path.of("/proc/self/mountinfo"))), "cgroup2");
+    }
 }

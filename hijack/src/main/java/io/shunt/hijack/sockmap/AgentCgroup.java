@@ -23,7 +23,7 @@ record AgentCgroup(Path dir, long id) {
                 .filter(l -> l.startsWith("0::")).map(l -> l.substring(3)).findFirst()
                 .orElseThrow(() -> new IOException("this process is in no cgroup v2 group (/proc/self/cgroup has no "
                         + "'0::' line); the sockmap technique needs cgroup v2"));
-        List<Path> mounts = MountInfo.ofType(MountInfo.parse(Files.readString(Path.of("/proc/self/mountinfo"))), "cgroup2");
+        List<Path> mounts = MountInfo.cgroup2Mounts();
         if (mounts.isEmpty()) {
             throw new IOException("no cgroup2 filesystem is mounted (/proc/self/mountinfo); the sockmap technique needs one");
         }
