@@ -24,8 +24,11 @@ public final class AgentProcess implements AutoCloseable {
      * The heap and GC of a node agent as deployed (deploy/kubernetes/daemonset.yaml, the systemd
      * unit): tests and benchmarks measure the agent users run, not the JVM's desktop defaults.
      */
-    public static final List<String> NODE_AGENT_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xmx128m",
-            "-XX:MaxDirectMemorySize=64m", "-XX:+ExitOnOutOfMemoryError");
+    public static final List<String> NODE_AGENT_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xms24m", "-Xmx128m",
+            "-Xmn12m", "-XX:MaxDirectMemorySize=64m", "-XX:+ExitOnOutOfMemoryError", "-XX:CICompilerCount=2", "-Xss512k",
+            "-Dio.netty.allocator.numDirectArenas=1", "-Dio.netty.allocator.numHeapArenas=1");
+    /** The deployed agent's environment: glibc's malloc arenas capped (docs/operations.md, memory). */
+    public static final java.util.Map<String, String> NODE_AGENT_ENV = java.util.Map.of("MALLOC_ARENA_MAX", "2");
 
     private final Process process;
     private final List<String> output = new CopyOnWriteArrayList<>();
@@ -50,7 +53,9 @@ public final class AgentProcess implements AutoCloseable {
     /** As {@link #start(List, PrintStream, Duration)}, with {@code jvmOptions} (e.g. {@code -Xmx128m}) for the agent's JVM. */
     public static AgentProcess start(List<String> jvmOptions, List<String> args, PrintStream echo, Duration readyTimeout)
             throws IOException {
-        Process p = new ProcessBuilder(command(jvmOptions, args)).redirectErrorStream(true).start();
+        ProcessBuilder builder = new ProcessBuilder(command(jvmOptions, args)).redirectErrorStream(true);
+        builder.environment().putAll(NODE_AGENT_ENV);
+        Process p = builder.start();
         AgentProcess agent = new AgentProcess(p, echo, "  agent | ");
         try {
             long deadline = System.nanoTime() + readyTimeout.toNanos();
