@@ -8,6 +8,7 @@ import org.junit.platform.launcher.LauncherSessionListener;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -27,17 +28,26 @@ public final class TcBpffsCleanup implements LauncherSessionListener {
             if (!Bpffs.isBpffs(root)) {
                 return;
             }
-            Path tc = root.resolve("shunt").resolve("tc");
-            try (Stream<Path> left = Files.exists(tc) ? Files.list(tc) : Stream.empty()) {
-                var pods = left.toList();
-                if (!pods.isEmpty()) {
-                    System.err.println("TcBpffsCleanup: pins left under " + tc + " (a test leaked them): " + pods
-                            + "; leaving " + root + " mounted for inspection");
-                    return;
+            // one folder per technique (tc, sockmap, sockmap-inbound); each must be empty by now
+            Path shunt = root.resolve("shunt");
+            List<Path> techniques;
+            try (Stream<Path> listed = Files.exists(shunt) ? Files.list(shunt) : Stream.empty()) {
+                techniques = listed.toList();
+            }
+            for (Path technique : techniques) {
+                try (Stream<Path> left = Files.list(technique)) {
+                    var pins = left.toList();
+                    if (!pins.isEmpty()) {
+                        System.err.println("TcBpffsCleanup: pins left under " + technique + " (a test leaked them): "
+                                + pins + "; leaving " + root + " mounted for inspection");
+                        return;
+                    }
                 }
             }
-            Files.deleteIfExists(tc);
-            Files.deleteIfExists(root.resolve("shunt"));
+            for (Path technique : techniques) {
+                Files.deleteIfExists(technique);
+            }
+            Files.deleteIfExists(shunt);
             Bpffs.unmount(root);
             Files.deleteIfExists(root);
         } catch (IOException e) {
