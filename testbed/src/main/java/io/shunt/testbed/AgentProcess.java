@@ -26,7 +26,8 @@ public final class AgentProcess implements AutoCloseable {
      */
     public static final List<String> NODE_AGENT_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xms24m", "-Xmx128m",
             "-Xmn12m", "-XX:MaxDirectMemorySize=64m", "-XX:+ExitOnOutOfMemoryError", "-XX:CICompilerCount=2", "-Xss512k",
-            "-Dio.netty.allocator.numDirectArenas=1", "-Dio.netty.allocator.numHeapArenas=1");
+            "-Dio.netty.allocator.numDirectArenas=1", "-Dio.netty.allocator.numHeapArenas=1",
+            "-Dio.netty.leakDetection.level=disabled");
     /** The deployed agent's environment: glibc's malloc arenas capped (docs/operations.md, memory). */
     public static final java.util.Map<String, String> NODE_AGENT_ENV = java.util.Map.of("MALLOC_ARENA_MAX", "2");
 
