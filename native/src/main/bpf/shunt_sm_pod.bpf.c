@@ -21,6 +21,7 @@
  * Real IPv6 destinations are not diverted, as with every technique: IPv4 only.
  */
 #include "shunt_sockmap.h"
+#include "shunt_policy.h"
 
 #define SHUNT_AF_INET 2
 #define SHUNT_AF_INET6 10
@@ -29,7 +30,7 @@
 #define SHUNT_TCP_CLOSE 7
 
 /* shunt_sm_cfg.flags; SockmapMaps uses the same numbers */
-#define SHUNT_SM_INCLUDE_LIST 1 /* capture only destinations in shunt_sm_incl4 */
+#define SHUNT_SM_INCLUDE_LIST 1 /* capture only destinations in shunt_incl4 */
 
 struct shunt_sm_cfg {
 	__u64 netns_cookie;  /* the pod's netns: sockets of any other are left alone */
@@ -47,43 +48,8 @@ struct {
 	__type(value, struct shunt_sm_cfg);
 } shunt_sm_cfg SEC(".maps");
 
-struct shunt_lpm4 {
-	__u32 prefixlen;
-	__u32 addr; /* network order */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1024);
-	__type(key, struct shunt_lpm4);
-	__type(value, __u8);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} shunt_sm_excl4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1024);
-	__type(key, struct shunt_lpm4);
-	__type(value, __u8);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} shunt_sm_incl4 SEC(".maps");
-
-/* Excluded destination ports as a bitmap (bit p%64 of word p/64). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u64);
-} shunt_sm_excl_ports SEC(".maps");
-
-/* Excluded owners: the connecting task's uid and gid (bpf_get_current_uid_gid). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, __u32);
-	__type(value, __u8);
-} shunt_sm_excl_uid SEC(".maps");
-
+/* Excluded owners by group, matched on the connecting task's gid (bpf_get_current_uid_gid);
+ * uids are in shunt_excl_uid (shunt_policy.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
@@ -91,27 +57,11 @@ struct {
 	__type(value, __u8);
 } shunt_sm_excl_gid SEC(".maps");
 
-/* The pod's own IPv4 addresses (network order): a connection to one of them stays in the pod. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u8);
-} shunt_sm_local4 SEC(".maps");
-
 static __always_inline struct shunt_sm_cfg *config(void)
 {
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&shunt_sm_cfg, &zero);
-}
-
-static __always_inline int port_excluded(__u16 port)
-{
-	__u32 word = port >> 6;
-	__u64 *bits = bpf_map_lookup_elem(&shunt_sm_excl_ports, &word);
-
-	return bits && (*bits & (1ULL << (port & 63)));
 }
 
 /* Whether the policy diverts a connect() to ip4:port (network order, host order). */
@@ -121,13 +71,13 @@ static __always_inline int captured(struct shunt_sm_cfg *cfg, __u32 ip4, __u16 p
 	__u64 ids = bpf_get_current_uid_gid();
 	__u32 uid = (__u32)ids, gid = (__u32)(ids >> 32);
 
-	if ((bpf_ntohl(ip4) >> 24) == 127 || bpf_map_lookup_elem(&shunt_sm_local4, &ip4))
+	if ((bpf_ntohl(ip4) >> 24) == 127 || bpf_map_lookup_elem(&shunt_local4, &ip4))
 		return 0;
-	if ((cfg->flags & SHUNT_SM_INCLUDE_LIST) && !bpf_map_lookup_elem(&shunt_sm_incl4, &lpm))
+	if ((cfg->flags & SHUNT_SM_INCLUDE_LIST) && !bpf_map_lookup_elem(&shunt_incl4, &lpm))
 		return 0;
-	if (bpf_map_lookup_elem(&shunt_sm_excl4, &lpm) || port_excluded(port))
+	if (bpf_map_lookup_elem(&shunt_excl4, &lpm) || shunt_port_in(&shunt_excl_out_ports, port))
 		return 0;
-	if (bpf_map_lookup_elem(&shunt_sm_excl_uid, &uid) || bpf_map_lookup_elem(&shunt_sm_excl_gid, &gid))
+	if (bpf_map_lookup_elem(&shunt_excl_uid, &uid) || bpf_map_lookup_elem(&shunt_sm_excl_gid, &gid))
 		return 0;
 	return 1;
 }

@@ -24,6 +24,7 @@
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "shunt_policy.h"
 
 #define SHUNT_AF_INET 2
 #define SHUNT_TCP_LISTEN 10 /* TCP_LISTEN of include/net/tcp_states.h */
@@ -52,59 +53,15 @@ struct {
 	__type(value, struct shunt_tc_cfg);
 } shunt_tc_cfg SEC(".maps");
 
-struct shunt_lpm4 {
-	__u32 prefixlen;
-	__u32 addr; /* network order */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1024);
-	__type(key, struct shunt_lpm4);
-	__type(value, __u8);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} shunt_excl4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1024);
-	__type(key, struct shunt_lpm4);
-	__type(value, __u8);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} shunt_incl4 SEC(".maps");
-
-/* Port sets as bitmaps (bit p%64 of word p/64), so a range costs what a single port costs. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u64);
-} shunt_excl_out_ports SEC(".maps");
-
+/* Inbound ports that bypass the proxy, as a bitmap like shunt_excl_out_ports (shunt_policy.h).
+ * Group ids are not visible to BPF on the SYN's path: the tc technique refuses gid exclusions
+ * (TcPlan). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1024);
 	__type(key, __u32);
 	__type(value, __u64);
 } shunt_excl_in_ports SEC(".maps");
-
-/* Socket owners (uids) whose connections go direct. A SYN leaving the pod carries the connecting
- * socket (skb->sk), so bpf_get_socket_uid names its owner as nft's "meta skuid" does. Group ids
- * are not visible to BPF here: the tc technique refuses gid exclusions (TcPlan). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, __u32);
-	__type(value, __u8);
-} shunt_excl_uid SEC(".maps");
-
-/* The pod's own IPv4 addresses (network order): a connection from one of them is pod-local. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u8);
-} shunt_local4 SEC(".maps");
 
 /* Key 0: the outbound listener, key 1: the inbound listener; inserted by fd from the agent. */
 #define SHUNT_LISTENER_OUT 0
@@ -143,14 +100,6 @@ static __always_inline struct shunt_tc_cfg *config(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&shunt_tc_cfg, &zero);
-}
-
-static __always_inline int port_in(void *bitmap, __u16 port)
-{
-	__u32 word = port >> 6;
-	__u64 *bits = bpf_map_lookup_elem(bitmap, &word);
-
-	return bits && (*bits & (1ULL << (port & 63)));
 }
 
 #define TH_FIN 0x01
@@ -246,7 +195,7 @@ int shunt_eth_egress(struct __sk_buff *skb)
 
 		if (((cfg->flags & SHUNT_TC_INCLUDE_LIST) && !bpf_map_lookup_elem(&shunt_incl4, &key)) ||
 		    bpf_map_lookup_elem(&shunt_excl4, &key) ||
-		    port_in(&shunt_excl_out_ports, bpf_ntohs(tuple.ipv4.dport))) {
+		    shunt_port_in(&shunt_excl_out_ports, bpf_ntohs(tuple.ipv4.dport))) {
 			count(SHUNT_TC_EG_EXCLUDED);
 			return TC_ACT_OK;
 		}
@@ -317,7 +266,7 @@ int shunt_sk_lookup(struct bpf_sk_lookup *ctx)
 
 		if (!(cfg->flags & SHUNT_TC_CAPTURE_INBOUND) || local4(ctx->remote_ip4))
 			return SK_PASS; /* pod-local: the app to itself, the proxy to the app */
-		if (port == cfg->out_port || port == cfg->in_port || port_in(&shunt_excl_in_ports, port))
+		if (port == cfg->out_port || port == cfg->in_port || shunt_port_in(&shunt_excl_in_ports, port))
 			return SK_PASS;
 		key = SHUNT_LISTENER_IN;
 	}
@@ -363,7 +312,7 @@ int shunt_eth_ingress(struct __sk_buff *skb)
 	if (!local4(iph.daddr) || local4(iph.saddr))
 		return TC_ACT_OK;
 	port = ((__u16)th[2] << 8) | th[3];
-	if (port == cfg->out_port || port == cfg->in_port || port_in(&shunt_excl_in_ports, port))
+	if (port == cfg->out_port || port == cfg->in_port || shunt_port_in(&shunt_excl_in_ports, port))
 		return TC_ACT_OK;
 	if (listener_present(SHUNT_LISTENER_IN))
 		return TC_ACT_OK;

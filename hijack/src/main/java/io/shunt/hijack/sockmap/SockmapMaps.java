@@ -37,12 +37,13 @@ final class SockmapMaps {
 
     // pod object
     static final String CONFIG = "shunt_sm_cfg";
-    static final String EXCLUDE4 = "shunt_sm_excl4";
-    static final String INCLUDE4 = "shunt_sm_incl4";
-    static final String EXCLUDED_PORTS = "shunt_sm_excl_ports";
-    static final String EXCLUDED_UIDS = "shunt_sm_excl_uid";
+    // the policy maps are shunt_policy.h's, shared with tc's object
+    static final String EXCLUDE4 = TcMaps.EXCLUDE4;
+    static final String INCLUDE4 = TcMaps.INCLUDE4;
+    static final String EXCLUDED_PORTS = TcMaps.EXCLUDED_OUT_PORTS;
+    static final String EXCLUDED_UIDS = TcMaps.EXCLUDED_UIDS;
     static final String EXCLUDED_GIDS = "shunt_sm_excl_gid";
-    static final String LOCAL4 = "shunt_sm_local4";
+    static final String LOCAL4 = TcMaps.LOCAL4;
     static final List<String> POD_MAPS = List.of(CONFIG, EXCLUDE4, INCLUDE4, EXCLUDED_PORTS, EXCLUDED_UIDS,
             EXCLUDED_GIDS, LOCAL4);
     /** The pod object's programs, each attached to the pod's cgroup by a link pinned under its own name. */

@@ -25,12 +25,13 @@ public final class TcMaps {
     static final String SK_LOOKUP_PROGRAM = "shunt_sk_lookup";
 
     static final String CONFIG = "shunt_tc_cfg";
-    static final String EXCLUDE4 = "shunt_excl4";
-    static final String INCLUDE4 = "shunt_incl4";
-    static final String EXCLUDED_OUT_PORTS = "shunt_excl_out_ports";
+    // public: shunt_policy.h's maps, which sockmap's pod object has too (the in-ports map is tc's own)
+    public static final String EXCLUDE4 = "shunt_excl4";
+    public static final String INCLUDE4 = "shunt_incl4";
+    public static final String EXCLUDED_OUT_PORTS = "shunt_excl_out_ports";
     static final String EXCLUDED_IN_PORTS = "shunt_excl_in_ports";
-    static final String EXCLUDED_UIDS = "shunt_excl_uid";
-    static final String LOCAL4 = "shunt_local4";
+    public static final String EXCLUDED_UIDS = "shunt_excl_uid";
+    public static final String LOCAL4 = "shunt_local4";
     static final String LISTENERS = "shunt_listeners";
     static final String STATS = "shunt_tc_stats";
     /** Every map of the object; each is pinned in the pod's folder. */
