@@ -30,8 +30,8 @@ import java.util.Map;
  * {@code ./shunt bench} (issue #7): HTTP and bulk throughput through each interception technique,
  * versus direct and versus HAProxy behind nftables REDIRECT, measured in one run on one topology.
  * One pod per technique: the agent (a separate process, on the transport {@code --transport} names)
- * intercepts pod-a with redirect, pod-b with tproxy, pod-c with tc; a second agent, on NIO because
- * sockmap refuses io_uring, intercepts pod-d with sockmap from a cgroup of its own, where the row's
+ * intercepts pod-a with redirect, pod-b with tproxy, pod-c with tc; a second agent, on the same
+ * transport, intercepts pod-d with sockmap from a cgroup of its own, where the row's
  * clients run too ({@link SockmapAgent}). The next pod is not intercepted; in the last, HAProxy 2.6
  * runs behind REDIRECT ({@link HaproxyReference}). A technique the kernel does not offer is not
  * measured, and the run says why.
@@ -68,7 +68,7 @@ public final class Bench {
                                      [--json FILE]
                 Measures, in one run on one namespace topology (needs root), each of Shunt's techniques
                 (pod-a redirect, pod-b tproxy, pod-c tc: the agent as its own process; pod-d sockmap: a
-                second agent, on NIO, in a cgroup v2 group of its own with the row's clients) against direct
+                second agent, on the same transport, in a cgroup v2 group of its own with the row's clients) against direct
                 (pod-e) and against HAProxy 2.6 behind nftables REDIRECT (pod-f), all to the same upstream:
                   - HTTP/1.1 with wrk: req/s, p50, p99, keep-alive at each connection count, and with a new
                     connection per request (new connections/s);
@@ -93,6 +93,7 @@ public final class Bench {
         static final int MODES = TechniqueId.values().length + 2;
         /** What the estimate allows for starting and ending one wrk or iperf3 run. */
         static final double PER_RUN_SECONDS = 0.5;
+        static final int SETUP_SECONDS = 20;
         private static final List<String> VALUED = List.of("--seconds", "--rounds", "--connections",
                 "--new-connections", "--bulk-seconds", "--transport", "--time-limit", "--json");
 
@@ -159,15 +160,21 @@ public final class Bench {
 
         /**
          * A generous estimate of the whole run for {@code modes} modes: every wrk and iperf3 run
-         * plus {@value #PER_RUN_SECONDS} s each for starting and ending it, the warm-ups, and 30 s
-         * for the topology, both agents, HAProxy, the checks and the clean-up. Measured: a
+         * plus {@value #PER_RUN_SECONDS} s each for starting and ending it, the warm-ups, and
+         * {@value #SETUP_SECONDS} s for the topology, both agents, HAProxy, the checks and the
+         * clean-up (measured: about 7 s). Measured: a
          * {@code --quick} run of 6 modes took 73 s in all, 66 s of them wrk and iperf3 runs, on a
          * loaded machine.
          */
         long estimatedSeconds(int modes) {
             double wrk = (double) rounds * loads().size() * modes * (duration.toSeconds() + PER_RUN_SECONDS);
             double bulk = bulkDuration.isZero() ? 0 : (double) rounds * 2 * modes * (bulkDuration.toSeconds() + PER_RUN_SECONDS);
-            return (long) Math.ceil(wrk + bulk + modes * (warmup.toSeconds() + PER_RUN_SECONDS) + 30);
+            return (long) Math.ceil(wrk + bulk + modes * warmupKinds().size() * (warmup.toSeconds() + PER_RUN_SECONDS) + SETUP_SECONDS);
+        }
+
+        /** The warm-up runs of each mode: keep-alive, and new connections when they are measured. */
+        List<Boolean> warmupKinds() {
+            return newConnections > 0 ? List.of(false, true) : List.of(false);
         }
 
         private static List<Integer> connections(String value) {
@@ -325,8 +332,12 @@ public final class Bench {
                 verifyTechniquePaths(server, pods, techniqueModes);
 
                 for (String mode : modes) {
-                    // JIT, connection setup and pools; not measured.
-                    asClientOf(mode, () -> wrk(pods.get(mode), url, 32, false, options.warmup()));
+                    // JIT, connection setup and pools; not measured. Every kind of load, so the first
+                    // row of each agent does not pay for compiling a code path the others then reuse
+                    // (the accept, connect and close path runs only under new connections).
+                    for (boolean newConnectionEach : options.warmupKinds()) {
+                        asClientOf(mode, () -> wrk(pods.get(mode), url, 32, newConnectionEach, options.warmup()));
+                    }
                 }
                 Map<BenchReport.Load, Map<String, List<BenchReport.LoadSample>>> loadSamples = new LinkedHashMap<>();
                 Map<String, Map<String, List<BenchReport.BulkSample>>> bulkSamples = new LinkedHashMap<>();

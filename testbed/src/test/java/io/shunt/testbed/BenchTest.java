@@ -31,6 +31,7 @@ class BenchTest {
         assertEquals(List.of(new BenchReport.Load(1, false), new BenchReport.Load(32, false),
                 new BenchReport.Load(32, true)), o.loads());
         assertEquals(6, Bench.Options.MODES, "direct, redirect, tproxy, tc, sockmap, haproxy");
+        assertEquals(List.of(false, true), o.warmupKinds(), "each mode warms up with keep-alive and with new connections");
         assertTrue(o.estimatedSeconds(Bench.Options.MODES) <= 600, "estimate " + o.estimatedSeconds(Bench.Options.MODES));
     }
 
@@ -65,8 +66,9 @@ class BenchTest {
         assertEquals(Path.of("x.json"), o.json());
         assertEquals(Duration.ZERO, o.bulkDuration());
         assertEquals(Duration.ofSeconds(300), o.timeLimit());
-        // 1 round x 2 loads x 4 modes x (4 + 0.5) s, no bulk, 4 warm-ups of 2 + 0.5 s, 30 s set-up
-        assertEquals(36 + 10 + 30, o.estimatedSeconds(4));
+        // 1 round x 2 loads x 4 modes x (4 + 0.5) s, no bulk, 4 keep-alive warm-ups of 2 + 0.5 s, 20 s set-up
+        assertEquals(List.of(false), o.warmupKinds(), "no new-connection load, so no warm-up of it");
+        assertEquals(36 + 10 + 20, o.estimatedSeconds(4));
     }
 
     @Test
@@ -85,7 +87,7 @@ class BenchTest {
         assertMessage("--transport 'io uring'", "--transport", "io uring");
         assertMessage("unknown argument '--fast'", "--fast");
         assertMessage("--rounds needs a value", "--rounds");
-        assertMessage("this plan takes about 3735 s, over the time limit of 600 s", "--seconds", "20", "--rounds", "6");
+        assertMessage("this plan takes about 3740 s, over the time limit of 600 s", "--seconds", "20", "--rounds", "6");
     }
 
     @Test
