@@ -138,6 +138,8 @@ class SockmapTechniqueTest {
             // five pod programs, the agent's two, tc's ingress filter and sk_lookup
             assertEquals(9, programs.size(), installed);
             assertEquals(8, links.size(), "five pod links, two agent links, the sk_lookup link: " + installed);
+            // read back from the kernel's maps (PolicyMaps), not from what the agent meant to write
+            assertTrue(installed.contains("map shunt_local4: " + pod.address().getHostAddress() + "\n"), installed);
             Matcher pinned = Pattern.compile("maps pinned in (\\S+)").matcher(installed);
             while (pinned.find()) {
                 folders.add(Path.of(pinned.group(1)));

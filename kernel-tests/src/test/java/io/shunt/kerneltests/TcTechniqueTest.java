@@ -102,6 +102,8 @@ class TcTechniqueTest {
             links.addAll(ids(installed, "sk_lookup link id (\\d+)"));
             assertEquals(3, programs.size(), "egress, ingress and sk_lookup programs: " + installed);
             assertEquals(1, links.size(), installed);
+            // read back from the kernel's maps (PolicyMaps), not from what the agent meant to write
+            assertTrue(installed.contains("map shunt_local4: " + pod.address().getHostAddress() + "\n"), installed);
             Matcher pinned = Pattern.compile("maps pinned in (\\S+)").matcher(installed);
             assertTrue(pinned.find(), installed);
             folder = Path.of(pinned.group(1));

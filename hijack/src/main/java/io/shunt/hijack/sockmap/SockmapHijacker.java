@@ -14,9 +14,9 @@ import io.shunt.hijack.RulePlan;
 import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.nft.NftRuleset;
 import io.shunt.hijack.policy.CapturePolicy;
-import io.shunt.hijack.policy.Cidr;
 import io.shunt.hijack.tc.MapSync;
 import io.shunt.hijack.tc.TcHijacker;
+import io.shunt.hijack.tc.PolicyMaps;
 import io.shunt.hijack.tc.TcMaps;
 
 import java.io.IOException;
@@ -383,36 +383,20 @@ public final class SockmapHijacker implements Hijacker {
             Function<String, BpfMap> map = n -> opened.get(SockmapMaps.POD_MAPS.indexOf(n));
             SockmapMaps.Config cfg = SockmapMaps.Config.parse(map.apply(SockmapMaps.CONFIG).lookup(TcMaps.u32(0)).orElseThrow());
             SockmapMaps.Contents read = new SockmapMaps.Contents(cfg.bypassMark(), cfg.outboundPort(), cfg.flags(),
-                    cidrs(map.apply(SockmapMaps.EXCLUDE4)), cidrs(map.apply(SockmapMaps.INCLUDE4)),
-                    bitmap(map.apply(SockmapMaps.EXCLUDED_PORTS)),
-                    map.apply(SockmapMaps.EXCLUDED_UIDS).keys().stream().map(TcMaps::u32Of).sorted().toList(),
-                    map.apply(SockmapMaps.EXCLUDED_GIDS).keys().stream().map(TcMaps::u32Of).sorted().toList());
+                    PolicyMaps.cidrs(map.apply(SockmapMaps.EXCLUDE4)), PolicyMaps.cidrs(map.apply(SockmapMaps.INCLUDE4)),
+                    PolicyMaps.portBitmap(map.apply(SockmapMaps.EXCLUDED_PORTS)),
+                    PolicyMaps.u32Set(map.apply(SockmapMaps.EXCLUDED_UIDS)),
+                    PolicyMaps.u32Set(map.apply(SockmapMaps.EXCLUDED_GIDS)));
             out.append("netns cookie ").append(cfg.netnsCookie()).append(", source address ")
                     .append(cfg.sourceIp4() == 0 ? "(unchanged)" : SockmapMaps.dotted(cfg.sourceIp4())).append('\n');
             read.describe().forEach(line -> out.append("map ").append(line).append('\n'));
-            List<String> local = new ArrayList<>();
-            for (byte[] key : map.apply(SockmapMaps.LOCAL4).keys()) {
-                local.add(SockmapMaps.dotted(ByteBuffer.wrap(key).getInt()));
-            }
-            Collections.sort(local);
+            List<String> local = PolicyMaps.addresses(map.apply(SockmapMaps.LOCAL4));
             out.append("map ").append(SockmapMaps.LOCAL4).append(": ").append(local.isEmpty() ? "(empty)" : String.join(", ", local))
                     .append('\n');
             return out.toString();
         } finally {
             opened.forEach(BpfMap::close);
         }
-    }
-
-    private static List<Cidr> cidrs(BpfMap map) throws IOException {
-        return map.keys().stream().map(TcMaps::cidrOf).sorted((a, b) -> a.toString().compareTo(b.toString())).toList();
-    }
-
-    private static long[] bitmap(BpfMap map) throws IOException {
-        long[] words = new long[TcMaps.PORT_WORDS];
-        for (int w = 0; w < words.length; w++) {
-            words[w] = map.lookup(TcMaps.u32(w)).map(TcMaps::u64Of).orElse(0L);
-        }
-        return words;
     }
 
     /** What of the pod's cgroup half is there, and whether that is all of it. */

@@ -1,6 +1,5 @@
 package io.shunt.hijack.tc;
 
-import io.shunt.ffi.bpf.BpfException;
 import io.shunt.ffi.bpf.BpfMap;
 import io.shunt.ffi.bpf.BpfObject;
 import io.shunt.ffi.bpf.Bpffs;
@@ -16,19 +15,16 @@ import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.nft.NftRuleset;
 import io.shunt.ffi.nft.Nftables;
 import io.shunt.hijack.policy.CapturePolicy;
-import io.shunt.hijack.policy.Cidr;
 import io.shunt.hijack.tproxy.DivertRouting;
 import io.shunt.hijack.tproxy.TproxySettings;
 
 import java.io.IOException;
 import java.net.Inet4Address;
-import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
@@ -465,16 +461,12 @@ public final class TcHijacker implements Hijacker {
             Function<String, BpfMap> map = n -> opened.get(TcMaps.ALL.indexOf(n));
             TcMaps.Config cfg = TcMaps.Config.parse(map.apply(TcMaps.CONFIG).lookup(TcMaps.u32(0)).orElseThrow());
             TcMaps.Contents read = new TcMaps.Contents(cfg.bypassMark(), cfg.divertMark(), cfg.outboundPort(),
-                    cfg.inboundPort(), cfg.flags(), cidrs(map.apply(TcMaps.EXCLUDE4)), cidrs(map.apply(TcMaps.INCLUDE4)),
-                    bitmap(map.apply(TcMaps.EXCLUDED_OUT_PORTS)), bitmap(map.apply(TcMaps.EXCLUDED_IN_PORTS)),
-                    map.apply(TcMaps.EXCLUDED_UIDS).keys().stream().map(TcMaps::u32Of).sorted().toList());
+                    cfg.inboundPort(), cfg.flags(), PolicyMaps.cidrs(map.apply(TcMaps.EXCLUDE4)),
+                    PolicyMaps.cidrs(map.apply(TcMaps.INCLUDE4)), PolicyMaps.portBitmap(map.apply(TcMaps.EXCLUDED_OUT_PORTS)),
+                    PolicyMaps.portBitmap(map.apply(TcMaps.EXCLUDED_IN_PORTS)), PolicyMaps.u32Set(map.apply(TcMaps.EXCLUDED_UIDS)));
             out.append("maps pinned in ").append(folder).append(" (lo ifindex ").append(cfg.loIfindex()).append(")\n");
             read.describe().forEach(line -> out.append("map ").append(line).append('\n'));
-            List<String> local = new ArrayList<>();
-            for (byte[] key : map.apply(TcMaps.LOCAL4).keys()) {
-                local.add(InetAddress.getByAddress(key).getHostAddress());
-            }
-            Collections.sort(local);
+            List<String> local = PolicyMaps.addresses(map.apply(TcMaps.LOCAL4));
             out.append("map ").append(TcMaps.LOCAL4).append(": ").append(local.isEmpty() ? "(empty)" : String.join(", ", local))
                     .append('\n');
             BpfMap sockets = map.apply(TcMaps.LISTENERS);
@@ -487,19 +479,6 @@ public final class TcHijacker implements Hijacker {
         } finally {
             opened.forEach(BpfMap::close);
         }
-    }
-
-    private static List<Cidr> cidrs(BpfMap map) throws IOException {
-        return map.keys().stream().map(TcMaps::cidrOf)
-                .sorted((a, b) -> a.toString().compareTo(b.toString())).toList();
-    }
-
-    private static long[] bitmap(BpfMap map) throws IOException {
-        long[] words = new long[TcMaps.PORT_WORDS];
-        for (int w = 0; w < words.length; w++) {
-            words[w] = map.lookup(TcMaps.u32(w)).map(TcMaps::u64Of).orElse(0L);
-        }
-        return words;
     }
 
     /** What of tc is in the namespace (called inside it), and whether that is all of it. */
