@@ -15,8 +15,8 @@ import io.shunt.hijack.TechniqueId;
 import io.shunt.hijack.nft.NftRuleset;
 import io.shunt.hijack.policy.CapturePolicy;
 import io.shunt.hijack.tc.MapSync;
-import io.shunt.hijack.tc.TcHijacker;
 import io.shunt.hijack.tc.PolicyMaps;
+import io.shunt.hijack.tc.TcHijacker;
 import io.shunt.hijack.tc.TcMaps;
 
 import java.io.IOException;
