@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static io.shunt.kerneltests.KernelTestSupport.with;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -162,12 +163,6 @@ class KeepOnStopTest {
         } finally {
             KernelTestSupport.deleteRecursively(dir);
         }
-    }
-
-    private static List<String> with(List<String> base, String... more) {
-        List<String> args = new ArrayList<>(base);
-        args.addAll(List.of(more));
-        return args;
     }
 
     /** After a take-over, until the old agent's listeners are gone and only the new one's remain. */

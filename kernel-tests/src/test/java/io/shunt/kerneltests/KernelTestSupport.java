@@ -18,6 +18,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import java.util.function.BooleanSupplier;
 
@@ -38,6 +40,13 @@ final class KernelTestSupport {
      */
     static final java.util.List<io.shunt.hijack.TechniqueId> NFT_RANKING =
             java.util.List.of(io.shunt.hijack.TechniqueId.TPROXY, io.shunt.hijack.TechniqueId.REDIRECT);
+
+    /** An agent's arguments: {@code base} and then {@code more}. */
+    static List<String> with(List<String> base, String... more) {
+        List<String> args = new ArrayList<>(base);
+        args.addAll(List.of(more));
+        return args;
+    }
 
     static String rules(PodNs pod) throws IOException {
         return Topology.exec(pod.netnsName(), "nft", "list", "ruleset").strip();

@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
+import static io.shunt.kerneltests.KernelTestSupport.with;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -90,12 +91,6 @@ class PersistedLiveChangesTest {
         } finally {
             KernelTestSupport.deleteRecursively(dir);
         }
-    }
-
-    private static List<String> with(List<String> base, String... more) {
-        List<String> args = new ArrayList<>(base);
-        args.addAll(List.of(more));
-        return args;
     }
 
     private static String technique(Path socket, String pod) {
