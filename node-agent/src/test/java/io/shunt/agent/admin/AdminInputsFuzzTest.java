@@ -3,6 +3,7 @@ package io.shunt.agent.admin;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.shunt.agent.BoundedExchange;
 import io.shunt.api.admin.AdminReply;
 import io.shunt.api.admin.AdminReply.ErrorKind;
 import io.shunt.api.admin.AdminRequest;
@@ -14,23 +15,13 @@ import org.junit.jupiter.api.BeforeAll;
 import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.SocketException;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -57,8 +48,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class AdminInputsFuzzTest {
     private static final long REPLY_WITHIN_MILLIS = 5_000;
-    private static final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().daemon().name("fuzz-watchdog").factory());
+    private static final BoundedExchange exchanges = new BoundedExchange(Duration.ofMillis(REPLY_WITHIN_MILLIS));
     private static Path dir;
     private static AdminEndpoint endpoint;
 
@@ -75,7 +65,7 @@ class AdminInputsFuzzTest {
     @AfterAll
     static void stop() throws IOException {
         endpoint.close();
-        watchdog.shutdownNow();
+        exchanges.close();
         Files.deleteIfExists(dir);
     }
 
@@ -103,7 +93,7 @@ class AdminInputsFuzzTest {
     }
 
     private static void wire(byte[] bytes) throws IOException {
-        byte[] answer = exchange(bytes);
+        byte[] answer = exchanges.exchange(endpoint.socket(), bytes);
         assertTrue(answer.length > 0 && indexOf(answer, 0) == answer.length - 1,
                 () -> "the reply must be exactly one line, got: " + new String(answer, StandardCharsets.UTF_8));
         AdminReply reply = AdminWire.readReply(new ByteArrayInputStream(answer));
@@ -204,36 +194,6 @@ class AdminInputsFuzzTest {
         assertFalse(e.getMessage() == null || e.getMessage().isBlank(), () -> "'" + input + "' refused without why");
     }
 
-    /** One connection: the bytes, end of stream, and the reply up to the endpoint's close; bounded in time. */
-    private static byte[] exchange(byte[] bytes) throws IOException {
-        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(endpoint.socket()))) {
-            ScheduledFuture<?> cutOff = watchdog.schedule(() -> closeQuietly(channel), REPLY_WITHIN_MILLIS,
-                    TimeUnit.MILLISECONDS);
-            try {
-                ByteBuffer out = ByteBuffer.wrap(bytes);
-                while (out.hasRemaining()) {
-                    channel.write(out);
-                }
-                channel.shutdownOutput();
-                ByteArrayOutputStream in = new ByteArrayOutputStream();
-                ByteBuffer buffer = ByteBuffer.allocate(4096);
-                try {
-                    while (channel.read(buffer.clear()) >= 0) {
-                        in.write(buffer.array(), 0, buffer.position());
-                    }
-                } catch (SocketException reset) {
-                    // the endpoint closed with bytes of ours unread (after the request line): the reply
-                    // came before the reset, and a client reading up to its newline never sees the reset
-                }
-                return in.toByteArray();
-            } catch (ClosedChannelException e) {
-                throw new AssertionError("no complete reply within " + REPLY_WITHIN_MILLIS + " ms", e);
-            } finally {
-                cutOff.cancel(false);
-            }
-        }
-    }
-
     private static int indexOf(byte[] bytes, int from) {
         for (int i = from; i < bytes.length; i++) {
             if (bytes[i] == '\n') {
@@ -241,13 +201,5 @@ class AdminInputsFuzzTest {
             }
         }
         return -1;
-    }
-
-    private static void closeQuietly(SocketChannel channel) {
-        try {
-            channel.close();
-        } catch (IOException ignored) {
-            // cutting off a connection that hangs
-        }
     }
 }

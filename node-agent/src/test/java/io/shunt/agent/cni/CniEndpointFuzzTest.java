@@ -3,6 +3,7 @@ package io.shunt.agent.cni;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.shunt.agent.BoundedExchange;
 import io.shunt.api.cni.CniReply;
 import io.shunt.api.cni.CniRequest;
 import io.shunt.api.cni.CniWire;
@@ -11,20 +12,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.SocketException;
-import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -42,8 +34,7 @@ class CniEndpointFuzzTest {
     /** The longest a reply may take; a hang fails the input instead of the build. */
     private static final long REPLY_WITHIN_MILLIS = 5_000;
     private static final FakeCniHandler handler = new FakeCniHandler();
-    private static final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().daemon().name("fuzz-watchdog").factory());
+    private static final BoundedExchange exchanges = new BoundedExchange(Duration.ofMillis(REPLY_WITHIN_MILLIS));
     private static Path dir;
     private static CniEndpoint endpoint;
 
@@ -66,7 +57,7 @@ class CniEndpointFuzzTest {
             assertTrue(endpoint.serving());
         } finally {
             endpoint.close(Duration.ofSeconds(2));
-            watchdog.shutdownNow();
+            exchanges.close();
             Files.deleteIfExists(dir);
         }
     }
@@ -75,7 +66,7 @@ class CniEndpointFuzzTest {
     void answersEveryConnectionAndRefusesWithoutEffect(byte[] bytes) throws IOException {
         handler.calls.clear();
 
-        byte[] answer = exchange(bytes);
+        byte[] answer = exchanges.exchange(endpoint.socket(), bytes);
 
         assertTrue(endpoint.serving(), "the endpoint stopped serving");
         if (bytes.length == 0) {
@@ -121,36 +112,6 @@ class CniEndpointFuzzTest {
         }
     }
 
-    /** Sends the bytes, ends the stream, and reads until the endpoint closes; bounded in time. */
-    private static byte[] exchange(byte[] bytes) throws IOException {
-        try (SocketChannel channel = CniTestClient.connect(endpoint.socket())) {
-            ScheduledFuture<?> cutOff = watchdog.schedule(() -> closeQuietly(channel), REPLY_WITHIN_MILLIS,
-                    TimeUnit.MILLISECONDS);
-            try {
-                ByteBuffer out = ByteBuffer.wrap(bytes);
-                while (out.hasRemaining()) {
-                    channel.write(out);
-                }
-                channel.shutdownOutput();
-                ByteArrayOutputStream in = new ByteArrayOutputStream();
-                ByteBuffer buffer = ByteBuffer.allocate(4096);
-                try {
-                    while (channel.read(buffer.clear()) >= 0) {
-                        in.write(buffer.array(), 0, buffer.position());
-                    }
-                } catch (SocketException reset) {
-                    // the endpoint closed with bytes of ours unread (after the request line): the reply
-                    // came before the reset, and a client reading up to its newline never sees the reset
-                }
-                return in.toByteArray();
-            } catch (ClosedChannelException e) {
-                throw new AssertionError("no complete reply within " + REPLY_WITHIN_MILLIS + " ms", e);
-            } finally {
-                cutOff.cancel(false);
-            }
-        }
-    }
-
     private static int indexOf(byte[] bytes, byte b) {
         for (int i = 0; i < bytes.length; i++) {
             if (bytes[i] == b) {
@@ -158,13 +119,5 @@ class CniEndpointFuzzTest {
             }
         }
         return -1;
-    }
-
-    private static void closeQuietly(SocketChannel channel) {
-        try {
-            channel.close();
-        } catch (IOException ignored) {
-            // cutting off a connection that hangs
-        }
     }
 }
